@@ -1,0 +1,1 @@
+"""ActiSeg core library: data, noise, metrics, model, learners, runtime and gating. Never imports rclpy."""

@@ -1,0 +1,135 @@
+"""Text prompt noise: Alg. 1 of paper 003 (Segment-to-Act / ActiSeg-NL, Section III-A).
+
+Alg. 1 corrupts the referent object NAME of a prompt ``"<name> used in the action of <narration>"``; the narration
+itself is left unchanged, as in the paper. With probability rho the object's class is flipped uniformly to another
+class and a random name of that class is taken (symmetric noise); otherwise a random name of the same class is taken
+(synonym substitution, "container" -> "food container").
+
+A corrupted sequence keeps each object's TRUE ``class_id`` and clean mask and carries the noisy ``name`` (the prompt
+is built from the name), so training sees the noise while analysis can still measure it. What was changed is recorded
+in the sequence's ``extra["text_noise"]`` (written into the ImageSets record, where VISOR readers ignore it)::
+
+    {"rate": 0.4, "objects": {"3": {"clean_name": "fridge", "noisy_class_id": 21}, ...}}
+
+one entry per object; an object was flipped when ``noisy_class_id != class_id``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections import Counter
+
+import numpy as np
+
+from actiseg_core.data.classes import ClassMap
+from actiseg_core.data.layout import ObjectInfo, Sequence
+from actiseg_core.errors import ActiSegError
+
+TEXT_NOISE_KEY = "text_noise"
+OTHERS = "Others"
+
+
+def validate_rate(rate: float) -> float:
+    """A noise rate is a probability; anything else (NaN included) is a one-line :class:`ActiSegError`."""
+    if not (isinstance(rate, (int, float)) and 0.0 <= rate <= 1.0):
+        raise ActiSegError(f"text noise rate must lie in [0, 1], got {rate!r}")
+    return float(rate)
+
+
+def _check_class_map(class_map: ClassMap, rate: float) -> None:
+    if rate > 0 and len(class_map) < 2:
+        raise ActiSegError(f"text noise rate {rate} needs at least 2 classes to flip between, the map has {len(class_map)}")
+
+
+def noisy_name(name_class_id: int, class_map: ClassMap, rate: float, rng: np.random.Generator) -> tuple[str, int, bool]:
+    """Alg. 1 of paper 003 for one object: returns (noisy name, its class id, whether the class was flipped).
+
+    The uniform draw is made even when no flip can happen, so one generator yields the same flips at every rate:
+    an object flipped at rho = 0.2 is flipped (to the same class) at rho = 0.4 too, which makes the noise levels
+    nested and their comparison fair.
+    """
+    rate = validate_rate(rate)
+    _check_class_map(class_map, rate)
+    if name_class_id not in class_map:
+        raise ActiSegError(f"class id {name_class_id} is not in the class map (known: {sorted(class_map)})")
+    flip = rng.uniform(0.0, 1.0) < rate
+    if flip:
+        others = [c for c in sorted(class_map) if c != name_class_id]
+        noisy_class = others[int(rng.integers(len(others)))]
+    else:
+        noisy_class = name_class_id
+    names = class_map[noisy_class].names
+    return names[int(rng.integers(len(names)))], noisy_class, flip
+
+
+def object_rng(seed: int, seq_id: int, index: int) -> np.random.Generator:
+    """One generator per (seed, sequence, object): the noise of an object does not depend on which others exist."""
+    return np.random.default_rng([seed, seq_id, index])
+
+
+def corrupt_names(sequences: list[Sequence], class_map: ClassMap, rate: float, seed: int) -> list[Sequence]:
+    """Alg. 1 applied to every object of ``sequences``; new sequences, the inputs are left untouched.
+
+    Deterministic for ``seed``. ``rate`` 0 is the benchmark's clean-name condition and returns the names unchanged:
+    Alg. 1 at rho = 0 would still substitute synonyms, which is noise of its own.
+    """
+    rate = validate_rate(rate)
+    if rate == 0:
+        return [dataclasses.replace(seq, extra=dict(seq.extra)) for seq in sequences]
+    _check_class_map(class_map, rate)
+    corrupted = []
+    for seq in sequences:
+        objects: dict[int, ObjectInfo] = {}
+        record: dict[str, dict[str, object]] = {}
+        for index, obj in sorted(seq.objects.items()):
+            name, noisy_class, _ = noisy_name(obj.class_id, class_map, rate, object_rng(seed, seq.seq_id, index))
+            objects[index] = dataclasses.replace(obj, name=name)
+            record[str(index)] = {"clean_name": obj.name, "noisy_class_id": noisy_class}
+        extra = {**seq.extra, TEXT_NOISE_KEY: {"rate": rate, "objects": record}}
+        corrupted.append(dataclasses.replace(seq, objects=objects, extra=extra))
+    return corrupted
+
+
+def prompt_class_ids(seq: Sequence) -> list[int]:
+    """The class each object's prompt names: the noisy class where text noise was applied, else the true one."""
+    record = seq.extra.get(TEXT_NOISE_KEY, {}).get("objects", {})
+    return [int(record.get(str(i), {}).get("noisy_class_id", obj.class_id)) for i, obj in sorted(seq.objects.items())]
+
+
+def count_flips(sequences: list[Sequence]) -> tuple[int, int, int]:
+    """(objects, objects whose name changed, objects whose class was flipped) over corrupted sequences."""
+    objects = renamed = flipped = 0
+    for seq in sequences:
+        record = seq.extra.get(TEXT_NOISE_KEY, {}).get("objects", {})
+        for index, obj in seq.objects.items():
+            entry = record.get(str(index), {})
+            objects += 1
+            renamed += obj.name != entry.get("clean_name", obj.name)
+            flipped += int(entry.get("noisy_class_id", obj.class_id)) != obj.class_id
+    return objects, renamed, flipped
+
+
+def class_proportions(sequences: list[Sequence], class_map: ClassMap) -> dict[str, float]:
+    """Fig. 2 of paper 003: the share of each class label among all object prompts of ``sequences``."""
+    counts = Counter(class_map[c].label if c in class_map else str(c) for s in sequences for c in prompt_class_ids(s))
+    total = sum(counts.values())
+    return {label: count / total for label, count in sorted(counts.items())} if total else {}
+
+
+def category_shift(
+    clean: dict[str, float], noisy: dict[str, dict[str, float]], threshold: float = 0.01
+) -> dict[str, dict[str, float]]:
+    """Fig. 2's table: "major" classes (share > ``threshold`` in the clean set) kept, all others summed as Others.
+
+    ``noisy`` maps a condition name (e.g. ``"rho=0.2"``) to its proportions; the result maps ``"clean"`` and each
+    condition to {major class: share, "Others": share}, each summing to 1.
+    """
+    major = sorted((label for label, share in clean.items() if share > threshold), key=lambda k: (-clean[k], k))
+
+    def fold(shares: dict[str, float]) -> dict[str, float]:
+        folded = {label: shares.get(label, 0.0) for label in major}
+        folded[OTHERS] = math.fsum(share for label, share in shares.items() if label not in major)
+        return folded
+
+    return {"clean": fold(clean), **{condition: fold(shares) for condition, shares in noisy.items()}}

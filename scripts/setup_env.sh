@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Creates .venv and installs everything ActiSeg needs on a fresh machine. Idempotent: a stamp holding the hash of
+# the dependency files skips the work when nothing changed. Sourced by scripts/demo.sh and scripts/test.sh.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+
+# System libraries for headless MuJoCo rendering (EGL through Mesa; OSMesa as fallback).
+if ! ldconfig -p | grep -q 'libEGL.so.1' || ! ldconfig -p | grep -q 'libOSMesa'; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "[setup] installing Mesa EGL/OSMesa libraries"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libegl1 libgl1 libgl1-mesa-dri libosmesa6 >/dev/null
+  else
+    echo "[setup] warning: libEGL/libOSMesa missing and cannot apt-get install; rendering may fail" >&2
+  fi
+fi
+
+python_bin="${PYTHON:-python3.11}"
+command -v "$python_bin" >/dev/null || python_bin=python3
+"$python_bin" -c 'import sys; assert sys.version_info[:2] == (3, 11), "ActiSeg needs Python 3.11"'
+
+stamp_value="$(cat requirements.txt setup.py | sha256sum | cut -d' ' -f1)"
+if [ ! -f .venv/.installed ] || [ "$(cat .venv/.installed)" != "$stamp_value" ]; then
+  echo "[setup] creating .venv and installing pinned dependencies (first run: a few minutes)"
+  [ -x .venv/bin/python ] || "$python_bin" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+  # torch is pinned inside requirements.txt and installed in the same command as everything else, so no
+  # package can pull a newer (CUDA) torch.
+  .venv/bin/python -m pip install -q -r requirements.txt
+  .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+  echo "$stamp_value" > .venv/.installed
+fi
+export PATH="$repo/.venv/bin:$PATH"
+export VIRTUAL_ENV="$repo/.venv"
+export MUJOCO_GL="${MUJOCO_GL:-egl}"

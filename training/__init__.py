@@ -1,0 +1,1 @@
+"""Offline command-line tools: training, evaluation, benchmarks, export and bag replay."""
