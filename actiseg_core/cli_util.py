@@ -33,15 +33,24 @@ def run_command(prog: str, handler: Callable[[], int | None]) -> int:
         return EXIT_INTERRUPTED
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
+def _bounded_int(text: str, minimum: int, kind: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"expected a {kind} integer, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a {kind} integer, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    return _bounded_int(text, 1, "positive")
+
+
+def seed_int(text: str) -> int:
+    """argparse type: a random seed, an integer >= 0 (numpy's SeedSequence rejects negatives)."""
+    return _bounded_int(text, 0, "non-negative")
 
 
 def unit_float(text: str) -> float:

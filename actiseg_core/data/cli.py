@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from actiseg_core.cli_util import OneLineParser, positive_int, run_command, unit_float
+from actiseg_core.cli_util import OneLineParser, positive_int, run_command, seed_int, unit_float
 from actiseg_core.errors import ActiSegError
 
 PROG = "actiseg-data"
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--out", required=True, help="data root to write (existing clips are kept)")
     render.add_argument("--split", required=True, choices=["train", "val", "test"])
     render.add_argument("--clips", required=True, type=positive_int, help="number of clips (sequences)")
-    render.add_argument("--seed", type=int, default=0)
+    render.add_argument("--seed", type=seed_int, default=0)
     render.add_argument("--frames", type=positive_int, default=10, help="annotated frames per clip (>= 8)")
     render.add_argument("--workers", type=positive_int, default=2, help="render processes (default: 2 cores)")
     render.set_defaults(func=_render)
@@ -85,14 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     corrupt.add_argument("--out", required=True, help="where the noisy root is written")
     corrupt.add_argument("--text-rate", type=unit_float, default=0.0, help="Alg. 1 class-flip rate rho")
     corrupt.add_argument("--mask-kernel", type=int, default=0, help="Alg. 2 square dilation kernel k (0: clean)")
-    corrupt.add_argument("--seed", type=int, default=0)
+    corrupt.add_argument("--seed", type=seed_int, default=0)
     corrupt.set_defaults(func=_corrupt)
 
     report = commands.add_parser("noise-report", help="severity (Fig. 3) and category shift (Fig. 2) report")
     report.add_argument("--root", required=True)
     report.add_argument("--split", default="train")
     report.add_argument("--out", default="benchmarks/results", help="folder for Markdown, PNG and JSON")
-    report.add_argument("--seed", type=int, default=0)
+    report.add_argument("--seed", type=seed_int, default=0)
     report.set_defaults(func=_noise_report)
     return parser
 

@@ -39,7 +39,7 @@ def validate_rate(rate: float) -> float:
 
 def _check_class_map(class_map: ClassMap, rate: float) -> None:
     if rate > 0 and len(class_map) < 2:
-        raise ActiSegError(f"text noise rate {rate} needs at least 2 classes to flip between, the map has {len(class_map)}")
+        raise ActiSegError(f"text noise rate {rate} needs at least 2 classes to flip between, got {len(class_map)}")
 
 
 def noisy_name(name_class_id: int, class_map: ClassMap, rate: float, rng: np.random.Generator) -> tuple[str, int, bool]:
@@ -76,7 +76,7 @@ def corrupt_names(sequences: list[Sequence], class_map: ClassMap, rate: float, s
     """
     rate = validate_rate(rate)
     if rate == 0:
-        return [dataclasses.replace(seq, extra=dict(seq.extra)) for seq in sequences]
+        return [dataclasses.replace(seq, objects=dict(seq.objects), extra=dict(seq.extra)) for seq in sequences]
     _check_class_map(class_map, rate)
     corrupted = []
     for seq in sequences:
