@@ -62,3 +62,13 @@ def test_missing_and_corrupt_files_are_named(tmp_path: Path):
     (root / "ImageSets" / "val.json").write_text("[")
     assert_one_line_error(run_cli("stats", str(root), "--splits", "val"), "val.json", "corrupt JSON")
     assert_one_line_error(run_cli("stats", str(tmp_path / "nowhere"), "--splits", "val"), "not found")
+
+
+def test_preview_writes_a_contact_sheet(tmp_path: Path):
+    from PIL import Image
+
+    out = tmp_path / "sheet.png"
+    result = run_cli("preview", str(FIXTURE), "--split", "val", "--out", str(out), "--count", "2")
+    assert result.returncode == 0, result.stderr
+    with Image.open(out) as sheet:
+        assert sheet.width == 1200 and sheet.height > 2 * 300

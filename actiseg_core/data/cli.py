@@ -59,6 +59,12 @@ def _noise_report(args: argparse.Namespace) -> None:
     print(json.dumps(summary, indent=1, default=str))
 
 
+def _preview(args: argparse.Namespace) -> None:
+    from actiseg_core.data.preview import write_preview
+
+    print(f"preview written to {write_preview(Path(args.root), args.split, Path(args.out), args.count, args.seed)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog=PROG, description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -94,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", default="benchmarks/results", help="folder for Markdown, PNG and JSON")
     report.add_argument("--seed", type=seed_int, default=0)
     report.set_defaults(func=_noise_report)
+
+    preview = commands.add_parser("preview", help="contact sheet: frames, object masks, robot parts (PNG)")
+    preview.add_argument("root")
+    preview.add_argument("--split", default="val")
+    preview.add_argument("--out", required=True, help="PNG file to write")
+    preview.add_argument("--count", type=positive_int, default=4, help="number of frames")
+    preview.add_argument("--seed", type=seed_int, default=0)
+    preview.set_defaults(func=_preview)
     return parser
 
 
