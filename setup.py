@@ -11,6 +11,8 @@ setup(
     entry_points={
         "console_scripts": [
             "actiseg-data=actiseg_core.data.cli:main",
+            "actiseg-train=training.train:main",
+            "actiseg-evaluate=training.evaluate:main",
         ]
     },
 )

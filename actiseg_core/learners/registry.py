@@ -1,0 +1,41 @@
+"""One registry from learner names to factories, shared by ``actiseg-train --learner`` and the benchmark runner.
+
+Entries are listed explicitly (no import-time decorators), so the set of learners is visible in one place and
+registration cannot depend on which modules happen to have been imported.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from actiseg_core.errors import ActiSegError
+from actiseg_core.learners.base import Learner, LearnerContext
+from actiseg_core.learners.baseline import BaselineLearner
+
+#: name -> Learner subclass, built as ``cls(context, **hyper)``; ``cls.config_type`` lists the hyper-parameters.
+_REGISTRY: dict[str, type[Learner]] = {
+    "baseline": BaselineLearner,
+}
+
+
+def learner_names() -> tuple[str, ...]:
+    return tuple(sorted(_REGISTRY))
+
+
+def learner_type(name: str) -> type[Learner]:
+    """The learner class, so the trainer can read its needs (aux head, stage outputs, augmentation) first."""
+    if name not in _REGISTRY:
+        raise ActiSegError(f"unknown learner {name!r}; known learners: {', '.join(learner_names())}")
+    return _REGISTRY[name]
+
+
+def get_learner(name: str, context: LearnerContext, **hyper: Any) -> Learner:
+    """Build learner ``name``; an unknown name or hyper-parameter is a one-line :class:`ActiSegError`."""
+    cls = learner_type(name)
+    known = [f.name for f in dataclasses.fields(cls.config_type)]
+    unknown = sorted(set(hyper) - set(known))
+    if unknown:
+        raise ActiSegError(f"learner {name!r} has no parameter {', '.join(unknown)}; "
+                           f"its parameters: {', '.join(known) or 'none'}")
+    return cls(context, **hyper)

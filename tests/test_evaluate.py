@@ -1,0 +1,143 @@
+"""actiseg-evaluate on the VISOR-layout fixture with a freshly trained tiny checkpoint: outputs, references,
+consistency of the written label maps with the reported metrics, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from actiseg_core.data.layout import read_label_png
+from actiseg_core.data.loader import ActionVOSDataset
+from actiseg_core.metrics import METRIC_COLUMNS, ActionVOSMetrics
+from training.evaluate import main as evaluate_main
+from training.train import main as train_main
+
+FIXTURE = Path(__file__).parent / "fixtures" / "visor_mini"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """The machine's 2 cores are shared: oversubscribed OpenMP threads slow torch down by an order of magnitude."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny checkpoint (resnet_small, 64x96) trained for a few steps on the fixture, validated on a copy of it
+    given as a separate root (as a noisy training view is validated on the clean data)."""
+    tmp = tmp_path_factory.mktemp("evaluate")
+    shutil.copytree(FIXTURE, tmp / "clean")
+    out = tmp / "run"
+    args = ["--data", str(FIXTURE), "--split", "val", "--val-data", str(tmp / "clean"), "--out", str(out),
+            "--steps", "6",
+            "--image-encoder", "resnet_small", "--input-size", "64x96", "--batch-frames", "2", "--warmup-steps", "1",
+            "--no-progress", "--threads", "1"]
+    assert train_main(args) == 0
+    assert json.loads((out / "run.json").read_text())["frames"] == {"train": 4, "val": 4}
+    return out / "last.pt"
+
+
+@pytest.fixture(scope="module")
+def evaluated(trained: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("evaluate") / "eval"
+    assert evaluate_main(["--data", str(FIXTURE), "--split", "val", "--checkpoint", str(trained), "--out", str(out),
+                          "--no-progress", "--device", "cpu"]) == 0
+    return out
+
+
+def test_evaluate_writes_metrics_for_the_model_and_the_references(evaluated: Path,
+                                                                   trained: Path) -> None:
+    out = evaluated
+    report = json.loads((out / "metrics.json").read_text())
+    assert set(report["results"]) == {"model", "empty", "gripper-only"}
+    assert report["thresholds"] == {"pixel": 0.5, "positive": 0.75} and report["frames"] == 4
+    assert report["model_info"]["step"] == 6 and report["data_hash"]
+    for result in report["results"].values():
+        assert list(result)[:6] == list(METRIC_COLUMNS) and result["entries"] == 16  # 4 frames x 4 objects
+    empty, hands = report["results"]["empty"], report["results"]["gripper-only"]
+    # fixture: 3 of 8 objects per frame pair inactive; empty predicts nothing -> every visible active object is a FN
+    assert empty["p-mIoU"] == 0 and empty["TP"] == 0 and empty["FP"] == 0
+    assert hands["n-mIoU"] == 0 and hands["p-mIoU"] > 0 and hands["TP"] == 6  # 6 hand instances, all exact
+    assert hands["gIoU"] > empty["gIoU"]
+
+
+def test_written_label_maps_are_what_was_scored(evaluated: Path) -> None:
+    out = evaluated
+    dataset = ActionVOSDataset(FIXTURE, "val")
+    metrics = ActionVOSMetrics(keep_records=False)
+    for ref in dataset.frames:
+        path = out / "Annotations_Sparse" / "val" / ref.sequence.folder / ref.frame.replace(".jpg", ".png")
+        with Image.open(path) as image:
+            assert image.mode == "P" and image.size == (854, 480)  # palette PNG at the annotation resolution
+        pred = read_label_png(path)
+        metrics.update(dataset.load_labels(ref), pred, {k: o.positive for k, o in ref.sequence.objects.items()})
+    report = json.loads((out / "metrics.json").read_text())["results"]["model"]
+    for name, value in metrics.result().as_row().items():
+        assert (value if np.isfinite(value) else None) == pytest.approx(report[name])
+
+
+def test_per_object_csv_and_overlays(evaluated: Path) -> None:
+    out = evaluated
+    with open(out / "objects.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 16 and {row["category"] for row in rows} <= {"TP", "TN", "FP", "FN"}
+    assert {row["object_name"] for row in rows} >= {"fridge", "right hand", "cupboard"}
+    with Image.open(out / "overlays.png") as grid:
+        assert grid.size == (3 * 320, 4 * 180)  # 4 frames of 854x480 at width 320: image | prediction | GT
+
+
+def test_the_paper_table_is_printed(trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = evaluate_main(["--data", str(FIXTURE), "--checkpoint", str(trained), "--out", str(tmp_path),
+                          "--no-progress", "--overlays", "0"])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0 and not (tmp_path / "overlays.png").exists()
+    assert lines[0].split() == ["p-mIoU↑", "n-mIoU↓", "p-cIoU↑", "n-cIoU↓", "gIoU↑", "Acc↑"]
+    assert [line.split()[0] for line in lines[1:4]] == ["model", "empty", "gripper-only"]
+
+
+def _cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:
+    try:
+        code = evaluate_main(argv)
+    except SystemExit as exc:
+        code = int(exc.code)
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+def test_bad_input_is_one_line_and_a_non_zero_exit(trained: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(trained.read_bytes()[:1000])
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(1)}, foreign)
+    onnx = tmp_path / "model.onnx"
+    onnx.write_bytes(b"onnx")
+    no_objects = tmp_path / "no_objects"
+    shutil.copytree(FIXTURE, no_objects)
+    records = json.loads((no_objects / "ImageSets" / "val.json").read_text())
+    records[1]["object_classes"] = {}
+    (no_objects / "ImageSets" / "val.json").write_text(json.dumps(records))
+    cases = [
+        (tmp_path / "missing.pt", FIXTURE, "checkpoint not found"),
+        (corrupt, FIXTURE, "corrupt or unreadable checkpoint"),
+        (foreign, FIXTURE, "not an actiseg-train checkpoint"),
+        (onnx, FIXTURE, "unsupported model file"),
+        (trained, tmp_path, "not an ActionVOS-layout root"),
+        (trained, no_objects, "has no object_classes"),
+    ]
+    for model, data, message in cases:
+        code, stderr = _cli(["--data", str(data), "--checkpoint", str(model), "--out", str(tmp_path / "out"),
+                             "--no-progress"], capsys)
+        assert code == 1 and len(stderr) == 1 and message in stderr[0], (message, stderr)
+    code, stderr = _cli(["--data", str(FIXTURE), "--checkpoint", str(trained), "--out", "x", "--overlays", "-1"],
+                        capsys)
+    assert code == 2 and len(stderr) == 1 and "non-negative" in stderr[0]

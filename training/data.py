@@ -1,0 +1,283 @@
+"""Training data: frames of an ActionVOS-layout split as batches of object queries, cached in memory.
+
+One item is one FRAME with all K objects of its sequence as queries (visible or not, active or not, as ActionVOS
+evaluates them), so the image encoder runs once per frame and the decoder over its K queries. Per query:
+
+- prompt embedding: precomputed once per unique prompt with the frozen MiniLM encoder and kept in a table (and a
+  file cache in the run folder, so a resumed run or a second DDP rank does not load the text model again);
+- target: the object's mask AND its positive flag, so an inactive object has an all-zero target (ActionVOS);
+- pixel weights: ActionVOS's action-guided weights (see :func:`action_weights`), applied per query as ActionVOS's
+  loader does (``RF_ActionVOS/actionvos.py``): the frame's weight on the query object's own pixels, 1 elsewhere.
+
+Frames are decoded and resized once (bilinear for images, nearest for labels) and kept in memory: the default
+train split (~1,600 frames at 240x320) is ~0.6 GB, and every epoch after the first costs no JPEG/PNG decoding.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor
+from tqdm import tqdm
+
+from actiseg_core.data.classes import class_map_path, load_class_map
+from actiseg_core.data.layout import ObjectInfo, atomic_write_bytes, image_set_path
+from actiseg_core.data.loader import ActionVOSDataset, FrameRef
+from actiseg_core.data.prompts import build_prompt
+from actiseg_core.errors import DataError
+from actiseg_core.learners.base import QueryBatch
+from actiseg_core.model import TextEncoder, build_text_encoder
+
+#: VISOR's hand classes (left/right hand, left/right glove, ...): EPIC-KITCHENS noun classes 300-304.
+VISOR_HAND_CLASS_IDS = frozenset(range(300, 305))
+#: The class label of ActiSeg-Sim's gripper (``actiseg_core/data/sim/catalog.py`` GRIPPER), the robot's "hand".
+GRIPPER_LABEL = "gripper"
+#: ActionVOS raises weights 3 and 4 to 5 "by statistic of the training set" (RF_ActionVOS/actionvos.py).
+RAISED_WEIGHT = 5
+TEXT_ENCODER_NAME = "all-MiniLM-L6-v2"
+
+
+def hand_class_ids(root: Path, dataset: ActionVOSDataset) -> frozenset[int]:
+    """Class ids playing the hand's role: VISOR hands/gloves plus any class labelled "gripper" in the class map.
+
+    The class map (ActiSeg-Sim's ``classes.json``, else derived from the names) decides, not a bare class id,
+    because id 1 is the gripper in ActiSeg-Sim but an ordinary object in EPIC-KITCHENS.
+    """
+    classes = load_class_map(root, dataset.sequences)
+    return VISOR_HAND_CLASS_IDS | {c.class_id for c in classes.values() if c.label == GRIPPER_LABEL}
+
+
+def action_weights(labels: np.ndarray, objects: dict[int, ObjectInfo], hand_ids: frozenset[int]) -> np.ndarray:
+    """ActionVOS ``Weights_Sparse`` of one frame (DESIGN §6), with weights >= 3 raised to 5.
+
+    1 other pixels; 2 hand OR narration object; 3 inactive object (its target is zeroed); 4 hand AND narration
+    object = narration-object pixels inside the bounding box of a hand object, as ``data_prepare_visor.py`` doubles
+    the narration weight inside hand boxes. An inactive object keeps 3 even if it is a hand or narrated: its target
+    is empty, and the weight is there to punish segmenting it.
+    """
+    lut = np.ones(256, dtype=np.uint8)
+    narrated = np.zeros(256, dtype=bool)
+    hands = []
+    for index, obj in objects.items():
+        if not obj.positive:
+            lut[index] = 3
+        elif obj.class_id in hand_ids or obj.narration:
+            lut[index] = 2
+            narrated[index] = obj.narration
+            if obj.class_id in hand_ids:
+                hands.append(index)
+    weights = lut[labels]
+    hand_box = np.zeros(labels.shape, dtype=bool)
+    for index in hands:
+        rows, cols = np.nonzero(labels == index)
+        if len(rows):
+            hand_box[rows.min():rows.max() + 1, cols.min():cols.max() + 1] = True
+    weights[narrated[labels] & hand_box] = 4
+    weights[weights >= 3] = RAISED_WEIGHT
+    return weights
+
+
+def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """uint8 HxWx3 -> the model input size (H, W) with PIL's bilinear filter, which antialiases when shrinking.
+
+    The one resize of training and evaluation; a deployment runtime should resize the same way: OpenCV's
+    INTER_LINEAR does not antialias (measured on an ActiSeg-Sim frame, 854x480 -> 320x240: mean 2.7, max 56 grey
+    levels of difference; INTER_AREA is closer, mean 1.7).
+    """
+    height, width = size
+    return np.array(Image.fromarray(image).resize((width, height), Image.Resampling.BILINEAR))
+
+
+def resize_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """uint8 label (or weight) map -> (H, W), nearest, so no pixel gets a value that is not an object index."""
+    height, width = size
+    return np.array(Image.fromarray(labels).resize((width, height), Image.Resampling.NEAREST))
+
+
+def load_split(root: Path, split: str) -> ActionVOSDataset:
+    """The split's frames and queries; a split without frames is an error here rather than an empty epoch later."""
+    dataset = ActionVOSDataset(root, split)
+    if not dataset.frames:
+        raise DataError(f"{image_set_path(dataset.root, split)}: split {split!r} has no frames")
+    return dataset
+
+
+def split_hash(dataset: ActionVOSDataset) -> str:
+    """Short fingerprint of a split: its ImageSets JSON, the class map if any, and every frame / mask file size.
+
+    Recorded in checkpoints and logs so a run (or a benchmark cell) says exactly which data it saw; sizes instead
+    of contents keep it fast on thousands of frames while still catching a re-render or a different noisy view.
+    """
+    digest = hashlib.sha256(image_set_path(dataset.root, dataset.split).read_bytes())
+    if class_map_path(dataset.root).is_file():
+        digest.update(class_map_path(dataset.root).read_bytes())
+    for ref in dataset.frames:
+        for path in (ref.image_path, ref.annotation_path):
+            digest.update(f"{path.relative_to(dataset.root)}:{path.stat().st_size}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+@functools.cache
+def _text_encoder() -> TextEncoder:
+    """One frozen text encoder per process, loaded only when a prompt is missing from the cache (seconds)."""
+    return build_text_encoder()
+
+
+class PromptTable:
+    """Unique prompts -> rows of one [P, D] embedding tensor, computed once with the frozen text encoder."""
+
+    def __init__(self, prompts: list[str], embeddings: Tensor) -> None:
+        self.prompts = prompts
+        self.embeddings = embeddings
+        self.rows = {prompt: row for row, prompt in enumerate(prompts)}
+
+    @classmethod
+    def build(cls, prompts: list[str], cache: Path | None = None) -> PromptTable:
+        """Embed the unique ``prompts``; ``cache`` (a file) supplies known embeddings and receives new ones.
+
+        The text model is loaded only if some prompt is not in the cache.
+        """
+        known: dict[str, Tensor] = {}
+        if cache is not None and cache.is_file():
+            try:
+                stored = torch.load(cache, map_location="cpu", weights_only=True)
+                if stored.get("encoder") == TEXT_ENCODER_NAME:
+                    known = dict(zip(stored["prompts"], stored["embeddings"], strict=True))
+            except Exception:  # a damaged cache is only a cache: recompute it
+                known = {}
+        unique = list(dict.fromkeys(prompts))
+        missing = [prompt for prompt in unique if prompt not in known]
+        if missing:
+            known.update(zip(missing, _text_encoder().encode(missing), strict=True))
+            if cache is not None:
+                buffer = io.BytesIO()
+                everything = sorted(known)
+                torch.save({"encoder": TEXT_ENCODER_NAME, "prompts": everything,
+                            "embeddings": torch.stack([known[p] for p in everything])}, buffer)
+                atomic_write_bytes(cache, buffer.getvalue())
+        return cls(unique, torch.stack([known[prompt] for prompt in unique]).float())
+
+
+def split_prompts(dataset: ActionVOSDataset) -> list[str]:
+    """Every query prompt of a split, in query order."""
+    return [query.prompt for query in dataset.queries]
+
+
+@dataclass
+class CachedFrame:
+    """A frame at the model input size: image [H, W, 3], labels [H, W] and raised action weights [H, W], uint8."""
+
+    image: np.ndarray
+    labels: np.ndarray
+    weights: np.ndarray
+
+
+@dataclass
+class FrameItem:
+    """One frame and its K queries, ready for :func:`collate`."""
+
+    image: Tensor  # [3, H, W] uint8
+    targets: Tensor  # [K, H, W] bool
+    weights: Tensor  # [K, H, W] uint8
+    positives: Tensor  # [K] bool
+    text_embeddings: Tensor  # [K, D]
+    query_ids: Tensor  # [K] int64
+    frame_id: int
+
+
+class FrameDataset:
+    """Frames of one split with their object queries, resized to ``input_size`` and cached after first use.
+
+    ``hflip`` flips half of the frames of an epoch (image, labels, weights together); the choice is a function
+    of (seed, epoch, frame), so a resumed run flips exactly as an uninterrupted one would.
+    """
+
+    def __init__(self, source: ActionVOSDataset, input_size: tuple[int, int], prompts: PromptTable,
+                 hand_ids: frozenset[int], hflip: bool = False, seed: int = 0) -> None:
+        self.source = source
+        self.input_size = input_size
+        self.hand_ids = hand_ids
+        self.hflip = hflip
+        self.seed = seed
+        self._cache: list[CachedFrame | None] = [None] * len(source.frames)
+        self.objects: list[list[ObjectInfo]] = [[obj for _, obj in sorted(ref.sequence.objects.items())]
+                                                for ref in source.frames]
+        self.first_query = np.cumsum([0] + [len(objs) for objs in self.objects])[:-1].tolist()
+        self.prompt_rows = [torch.tensor([prompts.rows[build_prompt(obj.name, ref.sequence.narration)]
+                                          for obj in objs]) for ref, objs in zip(source.frames, self.objects,
+                                                                                  strict=True)]
+        self.prompts = prompts
+
+    def __len__(self) -> int:
+        return len(self.source.frames)
+
+    @property
+    def refs(self) -> list[FrameRef]:
+        return self.source.frames
+
+    def frame(self, index: int) -> CachedFrame:
+        """The cached frame, decoding and resizing it on first use."""
+        cached = self._cache[index]
+        if cached is None:
+            ref = self.source.frames[index]
+            labels = self.source.load_labels(ref)
+            weights = action_weights(labels, ref.sequence.objects, self.hand_ids)
+            cached = CachedFrame(resize_image(self.source.load_image(ref), self.input_size),
+                                 resize_labels(labels, self.input_size), resize_labels(weights, self.input_size))
+            self._cache[index] = cached
+        return cached
+
+    def preload(self, workers: int = 1, progress: bool = True) -> None:
+        """Decode every frame now, on ``workers`` threads (PIL releases the GIL while decoding)."""
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            jobs = pool.map(self.frame, range(len(self)))
+            for _ in tqdm(jobs, total=len(self), desc=f"caching {self.source.split}", unit="frame",
+                          disable=not progress, leave=False):
+                pass
+
+    def text_embeddings(self, index: int) -> Tensor:
+        """[K, D] prompt embeddings of the frame's queries."""
+        return self.prompts.embeddings[self.prompt_rows[index]]
+
+    def item(self, index: int, epoch: int) -> FrameItem:
+        cached = self.frame(index)
+        image, labels, weights = cached.image, cached.labels, cached.weights
+        if self.hflip and np.random.default_rng([self.seed, epoch, index]).random() < 0.5:
+            image, labels, weights = image[:, ::-1], labels[:, ::-1], weights[:, ::-1]
+        objects = self.objects[index]
+        labels_t = torch.from_numpy(np.ascontiguousarray(labels)).long()
+        indices = torch.tensor([obj.index for obj in objects])
+        positives = torch.tensor([obj.positive for obj in objects])
+        object_masks = labels_t[None] == indices[:, None, None]  # [K, H, W]
+        weights_t = torch.from_numpy(np.ascontiguousarray(weights))
+        return FrameItem(
+            image=torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1),
+            targets=object_masks & positives[:, None, None],
+            weights=torch.where(object_masks, weights_t, torch.ones_like(weights_t)),
+            positives=positives,
+            text_embeddings=self.text_embeddings(index),
+            query_ids=torch.arange(len(objects)) + self.first_query[index],
+            frame_id=index,
+        )
+
+
+def collate(items: list[FrameItem]) -> QueryBatch:
+    """Frames -> one :class:`QueryBatch` with a flat query list and each query's frame index."""
+    return QueryBatch(
+        images=torch.stack([item.image for item in items]).float().div_(255.0),
+        text_embeddings=torch.cat([item.text_embeddings for item in items]),
+        frame_index=torch.cat([torch.full((len(item.positives),), b) for b, item in enumerate(items)]),
+        targets=torch.cat([item.targets for item in items]).unsqueeze(1).float(),
+        weights=torch.cat([item.weights for item in items]).unsqueeze(1).float(),
+        positives=torch.cat([item.positives for item in items]).float(),
+        query_ids=torch.cat([item.query_ids for item in items]),
+        frame_ids=torch.tensor([item.frame_id for item in items]),
+    )
