@@ -3,7 +3,8 @@
     python benchmarks/render_benchmark.py --out data/actiseg_sim
 
 Writes ``benchmarks/results/render_speed.{json,md}`` with the machine, commit, load and per-split frames/s, plus
-the split statistics (``actiseg_sim_stats.json``) and a contact sheet of val frames (``benchmarks/actiseg_sim_val.png``).
+the split statistics (``actiseg_sim_stats.json``) and a contact sheet of val frames
+(``benchmarks/actiseg_sim_val.png``).
 A root that is already (partly) rendered is resumed, and then the time covers only the clips rendered now: use a
 fresh ``--out`` for a timing you will quote.
 """
@@ -64,8 +65,8 @@ def main() -> None:
     (RESULTS / "render_speed.md").write_text(
         "# ActiSeg-Sim render speed\n\n"
         f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, commit {m['commit']}; "
-        f"{args.workers} render workers, seed {args.seed}, 854x480. Load average before {result['load_before'][0]:.1f}, "
-        f"after {result['load_after'][0]:.1f}.\n\n"
+        f"{args.workers} render workers, seed {args.seed}, 854x480. "
+        f"Load average before {result['load_before'][0]:.1f}, after {result['load_after'][0]:.1f}.\n\n"
         "| split | clips | frames | clips rendered now | seconds | frames/s | render ms/frame (one core) |\n"
         "| --- | --- | --- | --- | --- | --- | --- |\n" + "\n".join(rows) + "\n\n"
         f"Total: {result['total_seconds'] / 60:.1f} min for train + val (budget: 15 min on 2 cores). "
