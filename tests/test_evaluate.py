@@ -141,3 +141,24 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(trained: Path, tmp_path: Path
     code, stderr = _cli(["--data", str(FIXTURE), "--checkpoint", str(trained), "--out", "x", "--overlays", "-1"],
                         capsys)
     assert code == 2 and len(stderr) == 1 and "non-negative" in stderr[0]
+
+
+def test_released_model_is_smaller_and_scores_the_same(trained: Path, evaluated: Path, tmp_path: Path) -> None:
+    from training.release import main as release_main
+
+    released = tmp_path / "model.pt"
+    assert release_main([str(trained), str(released)]) == 0
+    assert released.stat().st_size < trained.stat().st_size / 2  # no AdamW moments, RNG or learner state
+    assert "optimizer" not in torch.load(released, weights_only=True)
+    out = tmp_path / "eval"
+    assert evaluate_main(["--data", str(FIXTURE), "--split", "val", "--checkpoint", str(released), "--out", str(out),
+                          "--no-progress", "--device", "cpu"]) == 0
+    results = json.loads((out / "metrics.json").read_text())["results"]
+    assert results == json.loads((evaluated / "metrics.json").read_text())["results"]
+
+
+def test_release_of_a_missing_checkpoint_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from training.release import main as release_main
+
+    assert release_main([str(tmp_path / "nothing.pt"), str(tmp_path / "out.pt")]) == 1
+    assert capsys.readouterr().err.strip().endswith("checkpoint not found")

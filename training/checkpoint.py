@@ -77,3 +77,20 @@ def restore_rng(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state(state["cuda"])
+
+
+RELEASE_KEYS = (
+    "format", "model_config", "model", "step", "epoch", "data_hash", "config", "metrics", "best_giou", "elapsed_s",
+)
+
+
+def release_checkpoint(source: Path, target: Path) -> dict[str, Any]:
+    """Write a model-only copy of a training checkpoint (no optimizer, RNG or learner state) for shipping.
+
+    Training checkpoints carry AdamW moments (twice the weights) and histories that deployment never reads; the
+    released file keeps the weights, their config and the provenance a model card cites.
+    """
+    checkpoint = load_checkpoint(source)
+    released = {key: checkpoint[key] for key in RELEASE_KEYS if key in checkpoint}
+    save_checkpoint(target, released)
+    return released

@@ -14,9 +14,11 @@ PROG = "actiseg-data"
 
 def _render(args: argparse.Namespace) -> None:
     from actiseg_core.data.sim.render import render_split
+    from actiseg_core.data.sim.splits import DEFAULT_CLIPS
 
+    clips = args.clips or DEFAULT_CLIPS[args.split]
     summary = render_split(
-        Path(args.out), args.split, args.clips, args.seed, workers=args.workers, frames_per_clip=args.frames
+        Path(args.out), args.split, clips, args.seed, workers=args.workers, frames_per_clip=args.frames
     )
     print(
         f"rendered {summary.rendered_clips} clips ({summary.skipped_clips} already done) -> {summary.frames} frames "
@@ -72,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     render = commands.add_parser("render", help="render ActiSeg-Sim clips in the ActionVOS layout (resumable)")
     render.add_argument("--out", required=True, help="data root to write (existing clips are kept)")
     render.add_argument("--split", required=True, choices=["train", "val", "test"])
-    render.add_argument("--clips", required=True, type=positive_int, help="number of clips (sequences)")
+    render.add_argument("--clips", type=positive_int, help="clips (sequences); default: train 150, val / test 30")
     render.add_argument("--seed", type=seed_int, default=0)
     render.add_argument("--frames", type=positive_int, default=10, help="annotated frames per clip (>= 8)")
     render.add_argument("--workers", type=positive_int, default=2, help="render processes (default: 2 cores)")

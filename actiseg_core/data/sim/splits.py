@@ -14,6 +14,8 @@ from actiseg_core.data.stats import combination
 from actiseg_core.errors import ActiSegError
 
 SPLIT_CODES: dict[str, int] = {"train": 0, "val": 1, "test": 2}
+# The benchmark's default sizes at 10 frames per clip: 1,500 train frames, 300 val and 300 test frames.
+DEFAULT_CLIPS: dict[str, int] = {"train": 150, "val": 30, "test": 30}
 _HELD_OUT_PERIOD = 5
 
 
