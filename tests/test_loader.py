@@ -122,3 +122,17 @@ def test_bad_object_index(broken_root: Path):
     (broken_root / "ImageSets" / "val.json").write_text(json.dumps(records))
     with pytest.raises(DataError, match="outside the palette range"):
         ActionVOSDataset(broken_root, "val")
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path: Path):
+    import os
+
+    from actiseg_core.data.layout import atomic_write_bytes
+
+    target = tmp_path / "file.bin"
+    atomic_write_bytes(target, b"data")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.read_bytes() == b"data"
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["file.bin"]  # no temporary file left behind

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -48,7 +49,9 @@ ANNOTATION_HEIGHT = 480
 ROBOT_PART_ARM = 1
 ROBOT_PART_GRIPPER = 2
 
-_OBJECT_KEYS = ("name", "class_id", "handbox", "narration", "positive")
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)  # read the process umask (os.umask can only read it by setting it)
+
 _SEQUENCE_KEYS = ("seq_id", "video", "narration", "verb", "noun", "sparse_frames", "object_classes")
 
 
@@ -226,6 +229,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the mode a plain open() would
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -276,29 +280,31 @@ def write_label_png(path: Path, label_map: np.ndarray) -> None:
     atomic_write_bytes(path, encode_label_png(label_map))
 
 
-def read_label_png(path: Path) -> np.ndarray:
-    """Read a palette (or grey) annotation PNG as a uint8 label map; corrupt or missing -> :class:`DataError`."""
+def _read_image(path: Path, what: str, decode: Callable[[Image.Image], np.ndarray]) -> np.ndarray:
+    """Open an image file and decode it; a missing or corrupt file is a one-line :class:`DataError` naming it."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: mask file not found")
+        raise DataError(f"{path}: {what} file not found")
     try:
         with Image.open(path) as image:
-            if image.mode not in ("P", "L"):
-                raise DataError(f"{path}: annotation must be a palette or grey PNG, got mode {image.mode}")
-            return np.array(image, dtype=np.uint8)
+            return decode(image)
     except DataError:
         raise
     except Exception as exc:  # PIL raises many types for truncated / corrupt files
-        raise DataError(f"{path}: corrupt mask ({exc.__class__.__name__}: {exc})") from None
+        raise DataError(f"{path}: corrupt {what} ({exc.__class__.__name__}: {exc})") from None
+
+
+def read_label_png(path: Path) -> np.ndarray:
+    """Read a palette (or grey) annotation PNG as a uint8 label map; corrupt or missing -> :class:`DataError`."""
+
+    def decode(image: Image.Image) -> np.ndarray:
+        if image.mode not in ("P", "L"):
+            raise DataError(f"{path}: annotation must be a palette or grey PNG, got mode {image.mode}")
+        return np.array(image, dtype=np.uint8)
+
+    return _read_image(path, "mask", decode)
 
 
 def read_rgb(path: Path) -> np.ndarray:
     """Read a frame as uint8 HxWx3 RGB; corrupt or missing -> :class:`DataError` naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: frame file not found")
-    try:
-        with Image.open(path) as image:
-            return np.array(image.convert("RGB"), dtype=np.uint8)
-    except Exception as exc:
-        raise DataError(f"{path}: corrupt frame ({exc.__class__.__name__}: {exc})") from None
+    return _read_image(path, "frame", lambda image: np.array(image.convert("RGB"), dtype=np.uint8))
