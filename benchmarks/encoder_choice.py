@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
 from actiseg_core.metrics import METRIC_COLUMNS  # noqa: E402
-from training.checkpoint import load_checkpoint, model_from_checkpoint  # noqa: E402
+from actiseg_core.model.checkpoint import load_checkpoint, model_from_checkpoint  # noqa: E402
 from training.model_card import eager_latency_ms  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"

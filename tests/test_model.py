@@ -253,22 +253,18 @@ def test_a_few_adam_steps_learn_two_text_conditioned_masks() -> None:
 
 # ---- ONNX ---------------------------------------------------------------------------------------------------------
 
-def test_onnx_export_with_dynamic_k_matches_torch(tmp_path) -> None:
+def test_onnx_export_with_dynamic_k_matches_torch() -> None:
     """The deployment graph (one frame, K queries) exports and onnxruntime agrees. Takes ~10 s (dynamo export)."""
     import onnxruntime
 
+    from actiseg_core.export.onnx_export import export_inference_graph
+
     torch.manual_seed(0)
-    model = build_segmenter(ModelConfig(pretrained=False, fusion="film+attn"))
+    model = build_segmenter(ModelConfig(pretrained=False, fusion="film+attn", input_height=HEIGHT, input_width=WIDTH))
     _randomise_film(model)
     graph = InferenceGraph(model.eval()).eval()
     image = _images(1)
-    path = tmp_path / "segmenter.onnx"
-    program = torch.onnx.export(graph, (image, _text(2)), dynamo=True, opset_version=17, verbose=False,
-                                input_names=["images", "text_embeddings"],
-                                output_names=["mask_logits", "positive_logits"],
-                                dynamic_shapes={"images": None, "text_embeddings": {0: torch.export.Dim("K", max=64)}})
-    program.save(str(path))
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(export_inference_graph(model), providers=["CPUExecutionProvider"])
     for num_queries in (1, 3):
         text = _text(num_queries, seed=num_queries)
         masks, positives = session.run(None, {"images": image.numpy(), "text_embeddings": text.numpy()})

@@ -1,4 +1,4 @@
-"""Checkpoints: atomic writes, validated reads, and the RNG states that make a resumed run exact.
+"""Checkpoints: atomic writes, the RNG states that make a resumed run exact, and model-only releases.
 
 A checkpoint is a plain dict (loadable with ``torch.load(..., weights_only=True)``, so reading one never runs
 pickled code): ``model_config`` (a :class:`ModelConfig` dict) and ``model`` (the primary network's state) are all
@@ -18,41 +18,13 @@ import numpy as np
 import torch
 
 from actiseg_core.data.layout import atomic_write_bytes
-from actiseg_core.errors import ActiSegError
-from actiseg_core.model import ActiveObjectSegmenter, ModelConfig, build_segmenter
+from actiseg_core.model.checkpoint import load_checkpoint
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     atomic_write_bytes(path, buffer.getvalue())
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a checkpoint; missing, corrupt or foreign files are a one-line :class:`ActiSegError`."""
-    path = Path(path)
-    if not path.is_file():
-        raise ActiSegError(f"{path}: checkpoint not found")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for truncated / foreign files
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise ActiSegError(f"{path}: corrupt or unreadable checkpoint ({exc.__class__.__name__}: {reason})") from None
-    if not isinstance(checkpoint, dict) or not {"model", "model_config"} <= checkpoint.keys():
-        raise ActiSegError(f"{path}: not an actiseg-train checkpoint (no model / model_config)")
-    return checkpoint
-
-
-def model_from_checkpoint(checkpoint: dict[str, Any], path: Path) -> ActiveObjectSegmenter:
-    """Rebuild the primary network; its weights come from the checkpoint, so no ImageNet file is loaded."""
-    try:
-        config = ModelConfig.from_dict({**checkpoint["model_config"], "pretrained": False})
-        model = build_segmenter(config)
-        model.load_state_dict(checkpoint["model"])
-    except (TypeError, ValueError, RuntimeError) as exc:
-        reason = str(exc).strip().splitlines()[0]
-        raise ActiSegError(f"{path}: checkpoint does not match the model code ({reason})") from None
-    return model
 
 
 def capture_rng() -> dict[str, Any]:

@@ -42,7 +42,7 @@ from actiseg_core.data.layout import (
 from actiseg_core.data.loader import ActionVOSDataset
 from actiseg_core.errors import ActiSegError
 from actiseg_core.metrics import HIGHER_IS_BETTER, METRIC_COLUMNS, ActionVOSMetrics, MetricResult
-from training.checkpoint import load_checkpoint, model_from_checkpoint
+from actiseg_core.model.checkpoint import load_checkpoint, model_from_checkpoint
 from training.cli_types import non_negative_int
 from training.data import (
     FrameDataset,

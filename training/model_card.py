@@ -18,7 +18,7 @@ import torch
 from actiseg_core.cli_util import OneLineParser, positive_int, run_command
 from actiseg_core.data.layout import atomic_write_bytes
 from actiseg_core.metrics import HIGHER_IS_BETTER, METRIC_COLUMNS
-from training.checkpoint import load_checkpoint, model_from_checkpoint
+from actiseg_core.model.checkpoint import load_checkpoint, model_from_checkpoint
 
 PROG = "training.model_card"
 

@@ -44,9 +44,10 @@ from actiseg_core.learners import Learner, LearnerContext, QueryBatch, StepInfo,
 from actiseg_core.learners.registry import learner_type
 from actiseg_core.metrics import METRIC_COLUMNS
 from actiseg_core.model import ModelConfig, build_segmenter
+from actiseg_core.model.checkpoint import load_checkpoint
 from actiseg_core.model.config import IMAGE_ENCODERS
 from training import distributed
-from training.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from training.checkpoint import capture_rng, restore_rng, save_checkpoint
 from training.cli_types import non_negative_int, positive_float
 from training.data import FrameDataset, PromptTable, collate, hand_class_ids, load_split, split_hash, split_prompts
 from training.distributed import DistInfo

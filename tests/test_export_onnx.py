@@ -1,0 +1,106 @@
+"""ONNX export (issue 4, item 1): files, metadata, torch/onnxruntime parity, a torch-free inference run, errors.
+
+One tiny ResNet-small checkpoint (64x96) is exported once per module (~15 s, mostly MiniLM's dynamo export).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import onnx
+import pytest
+import torch
+
+from actiseg_core.errors import ActiSegError
+from actiseg_core.export import ExportResult, export_segmenter
+from actiseg_core.export.onnx_export import PARITY_TOLERANCE, graph_opset, main
+from actiseg_core.model import ModelConfig, build_segmenter
+
+HEIGHT, WIDTH = 64, 96
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    """A tiny actiseg-train-like checkpoint whose FiLM is not the identity, so the masks depend on the text."""
+    torch.manual_seed(0)
+    config = ModelConfig(image_encoder="resnet_small", pretrained=False, input_height=HEIGHT, input_width=WIDTH)
+    model = build_segmenter(config)
+    with torch.no_grad():
+        for film in model.fusion.films:
+            film.generator.weight.normal_(0.0, 0.1)
+    path = tmp_path_factory.mktemp("ckpt") / "model.pt"
+    torch.save({"model_config": config.to_dict(), "model": model.state_dict(), "step": 123,
+                "data_hash": {"train": "abc123"}}, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def exported(checkpoint, tmp_path_factory) -> ExportResult:
+    return export_segmenter(checkpoint, tmp_path_factory.mktemp("export") / "onnx")
+
+
+def test_parity_within_tolerance_for_k1_k4_and_text(exported) -> None:
+    expected = {f"{output}[K={k}]" for k in (1, 4) for output in ("mask_logits", "positive_logits")}
+    assert set(exported.parity) == expected | {"text_embeddings"}
+    assert PARITY_TOLERANCE == 1e-4
+    assert all(diff <= 1e-4 for diff in exported.parity.values()), exported.parity
+
+
+def test_files_are_valid_and_model_json_describes_them(exported, checkpoint) -> None:
+    names = sorted(path.name for path in exported.out_dir.iterdir())
+    assert names == ["model.json", "segmenter.onnx", "special_tokens_map.json", "text_encoder.onnx",
+                     "tokenizer.json", "tokenizer_config.json", "vocab.txt"]  # no temporary files left behind
+    meta = json.loads(exported.metadata_path.read_text())
+    assert meta["input"]["height"] == HEIGHT and meta["input"]["width"] == WIDTH
+    assert meta["source"] == {"checkpoint": str(checkpoint), "step": 123, "data_hash": {"train": "abc123"}}
+    assert meta["opset_requested"] == 18 and meta["parity_max_abs_diff"] == exported.parity
+    assert "0..1" in meta["normalisation"] and meta["exported_at"]
+    for path in (exported.segmenter_path, exported.text_encoder_path):
+        assert meta["sha256"][path.name] == hashlib.sha256(path.read_bytes()).hexdigest()
+        model = onnx.load(path)
+        onnx.checker.check_model(model)
+        assert meta["opset"][path.name] == graph_opset(model) >= 17
+    segmenter = onnx.load(exported.segmenter_path)
+    # Main mask + positive head only: no aux head, no stage outputs.
+    assert [output.name for output in segmenter.graph.output] == ["mask_logits", "positive_logits"]
+
+
+def test_inference_runs_without_torch(exported) -> None:
+    """DESIGN §2: tokenizers + onnxruntime + numpy alone embed prompts and segment with a dynamic K."""
+    script = f"""
+import sys
+sys.modules["torch"] = None  # any torch import now fails
+import numpy as np, onnxruntime
+from tokenizers import Tokenizer
+folder = {str(exported.out_dir)!r}
+tokens = Tokenizer.from_file(folder + "/tokenizer.json").encode_batch(["cup", "knife used in the action of cut",
+                                                                       "pan used in the action of fry egg"])
+feeds = {{"input_ids": np.array([t.ids for t in tokens], np.int64),
+          "attention_mask": np.array([t.attention_mask for t in tokens], np.int64)}}
+text = onnxruntime.InferenceSession(folder + "/text_encoder.onnx").run(None, feeds)[0]
+image = np.random.default_rng(0).random((1, 3, {HEIGHT}, {WIDTH}), dtype=np.float32)
+masks, positives = onnxruntime.InferenceSession(folder + "/segmenter.onnx").run(
+    None, {{"images": image, "text_embeddings": text}})
+assert text.shape == (3, 384) and np.allclose(np.linalg.norm(text, axis=1), 1, atol=1e-5)
+assert masks.shape == (3, 1, {HEIGHT}, {WIDTH}) and positives.shape == (3,)
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_missing_checkpoint_is_one_line_error_and_writes_nothing(tmp_path) -> None:
+    with pytest.raises(ActiSegError, match="checkpoint not found") as error:
+        export_segmenter(tmp_path / "absent.pt", tmp_path / "onnx")
+    assert "\n" not in str(error.value)
+    assert not (tmp_path / "onnx").exists()
+
+
+def test_cli_reports_missing_checkpoint_in_one_line(tmp_path, capsys) -> None:
+    status = main(["--checkpoint", str(tmp_path / "absent.pt"), "--out", str(tmp_path / "onnx")])
+    err = capsys.readouterr().err
+    assert status == 1 and err.count("\n") == 1 and "checkpoint not found" in err
