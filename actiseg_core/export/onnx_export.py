@@ -36,6 +36,7 @@ from actiseg_core.data.layout import atomic_write_bytes, atomic_write_json
 from actiseg_core.errors import ActiSegError
 from actiseg_core.model import ActiveObjectSegmenter, InferenceGraph, TextEncoder, build_text_encoder
 from actiseg_core.model.checkpoint import load_checkpoint, model_from_checkpoint
+from actiseg_core.model.text_encoder import sentence_embedding
 
 PROG = "actiseg-export-onnx"
 PARITY_TOLERANCE = 1e-4
@@ -78,10 +79,7 @@ class TextEmbeddingGraph(nn.Module):
         self.transformer = transformer
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
-        states = self.transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(states.dtype)
-        pooled = (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        return F.normalize(pooled, p=2, dim=1)
+        return sentence_embedding(self.transformer, input_ids, attention_mask)
 
 
 def export_inference_graph(segmenter: ActiveObjectSegmenter, opset: int = 18) -> bytes:

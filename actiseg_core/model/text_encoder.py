@@ -15,13 +15,24 @@ from collections import OrderedDict
 from pathlib import Path
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.nn import functional as F
 
 from actiseg_core.data.prompts import normalise_text
 from actiseg_core.model.assets import minilm_path
 
 __all__ = ["TextEncoder", "minilm_path"]
+
+
+def sentence_embedding(transformer: nn.Module, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+    """all-MiniLM-L6-v2's sentence embedding: token states mean-pooled over the attention mask, L2-normalised.
+
+    One function for training (:meth:`TextEncoder.embed`) and the exported ONNX graph, so the two cannot drift.
+    """
+    states = transformer(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    mask = attention_mask.unsqueeze(-1).to(states.dtype)
+    pooled = (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+    return F.normalize(pooled, p=2, dim=1)
 
 
 class TextEncoder:
@@ -60,10 +71,7 @@ class TextEncoder:
         """Uncached embeddings [N, dim] of ``texts`` as given (mean-pooled over the mask, L2-normalised)."""
         tokens = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
                                 return_tensors="pt").to(self.device)
-        states = self.model(**tokens).last_hidden_state
-        mask = tokens["attention_mask"].unsqueeze(-1).to(states.dtype)
-        pooled = (states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        return F.normalize(pooled, p=2, dim=1)
+        return sentence_embedding(self.model, tokens["input_ids"], tokens["attention_mask"])
 
     def encode(self, prompts: list[str]) -> Tensor:
         """Embeddings [K, dim] of ``prompts`` in order; each normalised prompt is embedded at most once.
