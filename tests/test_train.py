@@ -111,7 +111,7 @@ def test_ddp_with_two_processes_learns_and_keeps_ranks_in_sync(straight: Path, t
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                "-m", "training.train", *tiny(out, "--steps", "12", "--batch-frames", "1", "--log-every", "3")]
     result = subprocess.run(command, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.returncode == 0, result.stderr  # whole: each rank's own error is needed to tell why
     assert "2 ranks agree on parameters" in result.stdout
     losses = [float(row["loss"]) for row in log_rows(out)]
     assert len(losses) == 4 and losses[-1] < losses[0]
@@ -135,6 +135,15 @@ def _no_objects_root(tmp_path: Path) -> Path:
     return root
 
 
+def _sided_root(tmp_path: Path) -> Path:
+    root = tmp_path / "sided"
+    shutil.copytree(FIXTURE, root)
+    records = json.loads((root / "ImageSets" / "val.json").read_text())
+    records[1]["narration"] = "Move the cupboard to the LEFT"
+    (root / "ImageSets" / "val.json").write_text(json.dumps(records))
+    return root
+
+
 @pytest.mark.parametrize(("change", "code", "message"), [
     (["--input-size", "60x96"], 2, "multiples of 16"),
     (["--input-size", "240by320"], 2, "expected HEIGHTxWIDTH"),
@@ -147,10 +156,12 @@ def _no_objects_root(tmp_path: Path) -> Path:
     (["--data", "{no_objects}"], 1, "has no object_classes"),
     (["--val-split", "test"], 1, "test.json: file not found"),
     (["--val-data", "{tmp}/missing"], 1, "missing: data root not found"),
+    (["--data", "{sided}", "--hflip"], 1, "--hflip would mirror 1 narration(s) that name a side"),
 ])
 def test_bad_input_is_one_line_and_a_non_zero_exit(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                    change: list[str], code: int, message: str) -> None:
-    change = [c.format(tmp=tmp_path, no_objects=_no_objects_root(tmp_path)) if "{" in c else c for c in change]
+    roots = {"tmp": tmp_path, "no_objects": _no_objects_root(tmp_path), "sided": _sided_root(tmp_path)}
+    change = [c.format(**roots) if "{" in c else c for c in change]
     returned, stderr = _run_cli([*tiny(tmp_path / "run", "--steps", "2"), *change], capsys)
     assert returned == code and len(stderr) == 1 and message in stderr[0], stderr
 

@@ -39,6 +39,8 @@ from tqdm import tqdm
 
 from actiseg_core.cli_util import OneLineParser, positive_int, run_command, seed_int, unit_float
 from actiseg_core.data.layout import atomic_write_bytes, atomic_write_json
+from actiseg_core.data.loader import ActionVOSDataset
+from actiseg_core.data.prompts import normalise_text
 from actiseg_core.errors import ActiSegError
 from actiseg_core.learners import Learner, LearnerContext, QueryBatch, StepInfo, get_learner, learner_names
 from actiseg_core.learners.registry import learner_type
@@ -301,6 +303,17 @@ def _check_resumable(checkpoint: dict[str, Any], cfg: TrainConfig, info: DistInf
                            "command to resume, or pass --no-resume to start over")
 
 
+SIDE_WORDS = frozenset({"left", "right", "leftward", "rightward", "leftwards", "rightwards"})
+
+
+def _refuse_sided_narrations(source: ActionVOSDataset) -> None:
+    """A mirrored frame no longer matches a narration that names a side ("move the can to the left")."""
+    sided = sorted({s.narration for s in source.sequences if SIDE_WORDS & set(normalise_text(s.narration).split())})
+    if sided:
+        raise ActiSegError(f"--hflip would mirror {len(sided)} narration(s) that name a side (e.g. {sided[0]!r}) "
+                           "without swapping left and right in the text; train without --hflip")
+
+
 def setup_run(cfg: TrainConfig, info: DistInfo) -> Run:
     """Data, learner (and its networks), optimizer and schedule; restores ``out/last.pt`` when resuming."""
     kind = learner_type(cfg.learner)
@@ -323,6 +336,8 @@ def setup_run(cfg: TrainConfig, info: DistInfo) -> Run:
     val_root = cfg.val_data or cfg.data
     same = (Path(val_root).resolve(), cfg.val_split) == (Path(cfg.data).resolve(), cfg.split)
     val_source = None if cfg.val_split is None else train_source if same else load_split(val_root, cfg.val_split)
+    if cfg.hflip:
+        _refuse_sided_narrations(train_source)
     data_hash = {"train": split_hash(train_source)} | ({"val": split_hash(val_source)} if val_source else {})
     if checkpoint is not None and checkpoint.get("data_hash") != data_hash:
         raise ActiSegError(f"{last} was trained on different data ({checkpoint.get('data_hash')} vs {data_hash}); "
