@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
 
@@ -48,9 +49,25 @@ def positive_int(text: str) -> int:
     return _bounded_int(text, 1, "positive")
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (e.g. 0 switches a periodic action off)."""
+    return _bounded_int(text, 0, "non-negative")
+
+
 def seed_int(text: str) -> int:
     """argparse type: a random seed, an integer >= 0 (numpy's SeedSequence rejects negatives)."""
-    return _bounded_int(text, 0, "non-negative")
+    return non_negative_int(text)
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (learning rate, clipping norm)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
 
 
 def unit_float(text: str) -> float:

@@ -19,6 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
+from provenance import machine  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
 
 from actiseg_core.metrics import METRIC_COLUMNS  # noqa: E402
 from actiseg_core.model.checkpoint import load_checkpoint, model_from_checkpoint  # noqa: E402
@@ -56,13 +57,16 @@ def main() -> None:
     runs = [summarise(name, Path(folder)) for name, folder in (item.split("=", 1) for item in args.run)]
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "encoder_choice.json").write_text(json.dumps(runs, indent=1))
+    where = machine()
+    (RESULTS / "encoder_choice.json").write_text(json.dumps({"machine": where, "runs": runs}, indent=1))
     lines = [
         "# Image encoder choice (issue 3)",
         "",
         "Same data (ActiSeg-Sim train, 1,500 frames), learner (baseline), input, batch (8 frames), lr and seed; "
         "scored on ActiSeg-Sim val (300 frames, clean labels) at the run's best-gIoU checkpoint. Latency: torch "
         "eager, one frame + K = 4 queries, 2 threads, both models measured back to back in one process.",
+        "",
+        f"Machine: {where['cpu']}, {where['cores']} cores, Python {where['python']}, commit {where['commit']}.",
         "",
         "| encoder | ImageNet init | steps (best) | train min | params M | eager p50 ms | "
         + " | ".join(METRIC_COLUMNS) + " |",

@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import time
 from pathlib import Path
+
+from provenance import machine  # benchmarks/ is on sys.path when a script here runs
 
 from actiseg_core.data.preview import write_preview
 from actiseg_core.data.sim.render import render_split
@@ -26,13 +26,6 @@ from actiseg_core.data.stats import split_statistics, unseen_combinations
 
 SPLITS = ("train", "val")
 RESULTS = Path(__file__).parent / "results"
-
-
-def machine() -> dict[str, object]:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "commit": commit}
 
 
 def main() -> None:

@@ -31,19 +31,18 @@ import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
 
-from actiseg_core.cli_util import OneLineParser, run_command
+from actiseg_core.cli_util import OneLineParser, non_negative_int, run_command
 from actiseg_core.data.layout import (
     annotation_path,
     atomic_write_bytes,
     atomic_write_json,
-    davis_palette,
     write_label_png,
 )
 from actiseg_core.data.loader import ActionVOSDataset
+from actiseg_core.data.preview import tint_labels
 from actiseg_core.errors import ActiSegError
 from actiseg_core.metrics import HIGHER_IS_BETTER, METRIC_COLUMNS, ActionVOSMetrics, MetricResult
 from actiseg_core.model.checkpoint import load_checkpoint, model_from_checkpoint
-from training.cli_types import non_negative_int
 from training.data import (
     FrameDataset,
     PromptTable,
@@ -123,23 +122,14 @@ def format_table(results: dict[str, MetricResult]) -> str:
     return "\n".join(lines)
 
 
-def _colourise(image: np.ndarray, labels: np.ndarray, palette: np.ndarray) -> np.ndarray:
-    """Label colours (DAVIS palette) blended over the image, everything else dimmed so masks stand out."""
-    blended = 0.35 * image.astype(np.float32)
-    mask = labels > 0
-    blended[mask] = 0.5 * image[mask] + 0.5 * palette[labels[mask]]
-    return blended.astype(np.uint8)
-
-
 def overlay_row(image: np.ndarray, prediction: FramePrediction) -> Image.Image:
     """image | predicted active objects | GT active objects, at the annotation resolution scaled to OVERLAY_WIDTH."""
-    palette = np.array(davis_palette(), dtype=np.float32).reshape(256, 3)
     size = (round(OVERLAY_WIDTH * image.shape[0] / image.shape[1]), OVERLAY_WIDTH)
     active = [k for k, obj in prediction.ref.sequence.objects.items() if obj.positive]
     gt_active = np.where(np.isin(prediction.gt, active), prediction.gt, 0).astype(np.uint8)
     small = resize_image(image, size)
-    panels = [small, _colourise(small, resize_labels(prediction.pred, size), palette),
-              _colourise(small, resize_labels(gt_active, size), palette)]
+    panels = [small, tint_labels(small, resize_labels(prediction.pred, size), alpha=0.5, background=0.35),
+              tint_labels(small, resize_labels(gt_active, size), alpha=0.5, background=0.35)]
     row = Image.fromarray(np.concatenate(panels, axis=1))
     draw = ImageDraw.Draw(row)
     seq = prediction.ref.sequence

@@ -37,7 +37,15 @@ import torch
 from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
-from actiseg_core.cli_util import OneLineParser, positive_int, run_command, seed_int, unit_float
+from actiseg_core.cli_util import (
+    OneLineParser,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    run_command,
+    seed_int,
+    unit_float,
+)
 from actiseg_core.data.layout import atomic_write_bytes, atomic_write_json
 from actiseg_core.data.loader import ActionVOSDataset
 from actiseg_core.data.prompts import normalise_text
@@ -50,7 +58,6 @@ from actiseg_core.model.checkpoint import load_checkpoint
 from actiseg_core.model.config import IMAGE_ENCODERS
 from training import distributed
 from training.checkpoint import capture_rng, restore_rng, save_checkpoint
-from training.cli_types import non_negative_int, positive_float
 from training.data import FrameDataset, PromptTable, collate, hand_class_ids, load_split, split_hash, split_prompts
 from training.distributed import DistInfo
 from training.inference import TorchPredictor, evaluate_split

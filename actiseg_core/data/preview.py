@@ -14,15 +14,17 @@ from PIL import Image, ImageDraw
 from actiseg_core.data.layout import atomic_write_bytes, davis_palette
 from actiseg_core.data.loader import ActionVOSDataset, FrameRef
 
-_PALETTE = np.array(davis_palette(), dtype=np.uint8).reshape(256, 3)
+PALETTE_RGB = np.array(davis_palette(), dtype=np.uint8).reshape(256, 3)
 _ROBOT_COLOURS = np.array([[0, 0, 0], [255, 140, 0], [0, 200, 255]], dtype=np.uint8)
 
 
-def _tint(image: np.ndarray, labels: np.ndarray, colours: np.ndarray, alpha: float = 0.6) -> np.ndarray:
-    """Blend the colour of each labelled pixel over the image; background (0) stays untouched."""
-    out = image.astype(np.float32)
+def tint_labels(image: np.ndarray, labels: np.ndarray, colours: np.ndarray = PALETTE_RGB, alpha: float = 0.6,
+                background: float = 1.0) -> np.ndarray:
+    """Blend each labelled pixel's colour over the image; unlabelled pixels (0) are scaled by ``background``
+    (below 1 dims them so that masks stand out)."""
+    out = background * image.astype(np.float32)
     painted = labels > 0
-    out[painted] = (1 - alpha) * out[painted] + alpha * colours[labels[painted]]
+    out[painted] = (1 - alpha) * image[painted] + alpha * colours[labels[painted]].astype(np.float32)
     return out.astype(np.uint8)
 
 
@@ -30,9 +32,9 @@ def _panel(data: ActionVOSDataset, ref: FrameRef, width: int) -> Image.Image:
     image = data.load_image(ref)
     labels = data.load_labels(ref)
     parts = data.load_robot_parts(ref)
-    tiles = [image, _tint(image, labels, _PALETTE)]
+    tiles = [image, tint_labels(image, labels)]
     if parts is not None:
-        tiles.append(_tint(image, parts, _ROBOT_COLOURS))
+        tiles.append(tint_labels(image, parts, _ROBOT_COLOURS))
     strip = Image.fromarray(np.concatenate(tiles, axis=1))
     scale = width / strip.width
     strip = strip.resize((width, round(strip.height * scale)), Image.BILINEAR)
@@ -43,7 +45,7 @@ def _panel(data: ActionVOSDataset, ref: FrameRef, width: int) -> Image.Image:
     draw.text((4, 2), f'"{seq.narration}"  ({seq.folder}/{ref.frame})', fill=(0, 0, 0))
     x = 4
     for index, obj in sorted(seq.objects.items()):
-        colour = tuple(int(c) for c in _PALETTE[index])
+        colour = tuple(int(c) for c in PALETTE_RGB[index])
         label = f"{obj.name}{' (active)' if obj.positive else ''}"
         draw.rectangle((x, 20, x + 10, 30), fill=colour)
         draw.text((x + 14, 19), label, fill=(0, 0, 0))
