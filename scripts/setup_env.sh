@@ -33,3 +33,12 @@ fi
 export PATH="$repo/.venv/bin:$PATH"
 export VIRTUAL_ENV="$repo/.venv"
 export MUJOCO_GL="${MUJOCO_GL:-egl}"
+
+# The shipped default model as a deployment folder (ONNX graphs, tokenizer, model.json) beside its checkpoint:
+# the runtime, the ROS node and the demo load it. Built once from models/default/model.pt (~25 s), then skipped
+# while the checkpoint is unchanged.
+if ! .venv/bin/python -m actiseg_core.export.onnx_export --checkpoint models/default/model.pt --out models/default \
+    --if-stale > .venv/export_default.log 2>&1; then
+  cat .venv/export_default.log >&2
+  exit 1
+fi

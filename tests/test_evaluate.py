@@ -162,3 +162,21 @@ def test_release_of_a_missing_checkpoint_is_one_line(tmp_path: Path, capsys: pyt
 
     assert release_main([str(tmp_path / "nothing.pt"), str(tmp_path / "out.pt")]) == 1
     assert capsys.readouterr().err.strip().endswith("checkpoint not found")
+
+
+def test_exported_model_folder_scores_like_its_checkpoint(trained: Path, evaluated: Path, tmp_path: Path) -> None:
+    """actiseg-evaluate on the ONNX folder (onnxruntime backend) reproduces the checkpoint's label maps."""
+    from actiseg_core.export import export_segmenter
+
+    folder = export_segmenter(trained, tmp_path / "onnx").out_dir
+    out = tmp_path / "eval"
+    assert evaluate_main(["--data", str(FIXTURE), "--split", "val", "--checkpoint", str(folder), "--out", str(out),
+                          "--no-progress", "--backend", "onnxruntime"]) == 0
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["model_info"]["kind"].startswith("model folder, onnxruntime")
+    ours = sorted((out / "Annotations_Sparse").rglob("*.png"))
+    theirs = sorted((evaluated / "Annotations_Sparse").rglob("*.png"))
+    assert [p.relative_to(out) for p in ours] == [p.relative_to(evaluated) for p in theirs] and ours
+    differing = sum(int((read_label_png(a) != read_label_png(b)).sum()) for a, b in zip(ours, theirs, strict=True))
+    pixels = sum(read_label_png(a).size for a in ours)
+    assert differing / pixels < 1e-3  # float noise at the 0.5 threshold only

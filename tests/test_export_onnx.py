@@ -1,6 +1,6 @@
 """ONNX export (issue 4, item 1): files, metadata, torch/onnxruntime parity, a torch-free inference run, errors.
 
-One tiny ResNet-small checkpoint (64x96) is exported once per module (~15 s, mostly MiniLM's dynamo export).
+One tiny ResNet-small checkpoint (64x96, ``tests/conftest.py``) is exported once per session.
 """
 
 from __future__ import annotations
@@ -13,34 +13,23 @@ from pathlib import Path
 
 import onnx
 import pytest
-import torch
+from conftest import TINY_HEIGHT, TINY_WIDTH
 
 from actiseg_core.errors import ActiSegError
 from actiseg_core.export import ExportResult, export_segmenter
-from actiseg_core.export.onnx_export import PARITY_TOLERANCE, graph_opset, main
-from actiseg_core.model import ModelConfig, build_segmenter
+from actiseg_core.export.onnx_export import PARITY_TOLERANCE, graph_opset, is_current_export, main
 
-HEIGHT, WIDTH = 64, 96
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    """A tiny actiseg-train-like checkpoint whose FiLM is not the identity, so the masks depend on the text."""
-    torch.manual_seed(0)
-    config = ModelConfig(image_encoder="resnet_small", pretrained=False, input_height=HEIGHT, input_width=WIDTH)
-    model = build_segmenter(config)
-    with torch.no_grad():
-        for film in model.fusion.films:
-            film.generator.weight.normal_(0.0, 0.1)
-    path = tmp_path_factory.mktemp("ckpt") / "model.pt"
-    torch.save({"model_config": config.to_dict(), "model": model.state_dict(), "step": 123,
-                "data_hash": {"train": "abc123"}}, path)
-    return path
+HEIGHT, WIDTH = TINY_HEIGHT, TINY_WIDTH
 
 
 @pytest.fixture(scope="module")
-def exported(checkpoint, tmp_path_factory) -> ExportResult:
-    return export_segmenter(checkpoint, tmp_path_factory.mktemp("export") / "onnx")
+def checkpoint(tiny_checkpoint) -> Path:
+    return tiny_checkpoint
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_export) -> ExportResult:
+    return tiny_export
 
 
 def test_parity_within_tolerance_for_k1_k4_and_text(exported) -> None:
@@ -52,14 +41,20 @@ def test_parity_within_tolerance_for_k1_k4_and_text(exported) -> None:
 
 def test_files_are_valid_and_model_json_describes_them(exported, checkpoint) -> None:
     names = sorted(path.name for path in exported.out_dir.iterdir())
-    assert names == ["model.json", "segmenter.onnx", "special_tokens_map.json", "text_encoder.onnx",
-                     "tokenizer.json", "tokenizer_config.json", "vocab.txt"]  # no temporary files left behind
+    assert names == ["model.json", "model.pt", "postprocess.onnx", "preprocess.onnx", "segmenter.onnx",
+                     "special_tokens_map.json", "text_encoder.onnx", "tokenizer.json", "tokenizer_config.json",
+                     "vocab.txt"]  # no temporary files left behind
+    assert (exported.out_dir / "model.pt").read_bytes() == checkpoint.read_bytes()
     meta = json.loads(exported.metadata_path.read_text())
     assert meta["input"]["height"] == HEIGHT and meta["input"]["width"] == WIDTH
-    assert meta["source"] == {"checkpoint": str(checkpoint), "step": 123, "data_hash": {"train": "abc123"}}
+    checkpoint_sha256 = hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    assert meta["source"] == {"checkpoint": str(checkpoint), "sha256": checkpoint_sha256, "step": 123,
+                              "data_hash": {"train": "abc123"}}
     assert meta["opset_requested"] == 18 and meta["parity_max_abs_diff"] == exported.parity
     assert "0..1" in meta["normalisation"] and meta["exported_at"]
-    for path in (exported.segmenter_path, exported.text_encoder_path):
+    graphs = [exported.segmenter_path, exported.text_encoder_path, *(exported.out_dir / name for name in
+                                                                    ("preprocess.onnx", "postprocess.onnx"))]
+    for path in graphs:
         assert meta["sha256"][path.name] == hashlib.sha256(path.read_bytes()).hexdigest()
         model = onnx.load(path)
         onnx.checker.check_model(model)
@@ -104,3 +99,14 @@ def test_cli_reports_missing_checkpoint_in_one_line(tmp_path, capsys) -> None:
     status = main(["--checkpoint", str(tmp_path / "absent.pt"), "--out", str(tmp_path / "onnx")])
     err = capsys.readouterr().err
     assert status == 1 and err.count("\n") == 1 and "checkpoint not found" in err
+
+
+def test_if_stale_skips_a_current_export_and_redoes_a_changed_checkpoint(exported, checkpoint, tmp_path,
+                                                                          capsys) -> None:
+    assert is_current_export(checkpoint, exported.out_dir)
+    assert main(["--checkpoint", str(checkpoint), "--out", str(exported.out_dir), "--if-stale"]) == 0
+    assert "up to date" in capsys.readouterr().out
+    changed = tmp_path / "model.pt"
+    changed.write_bytes(checkpoint.read_bytes() + b"\0")  # another file: its hash differs
+    assert not is_current_export(changed, exported.out_dir)
+    assert not is_current_export(checkpoint, tmp_path / "nowhere")

@@ -13,9 +13,9 @@ Writes to OUT:
 
 and prints the paper's table (p-mIoU↑ n-mIoU↓ p-cIoU↑ n-cIoU↓ gIoU↑ Acc↑). Prompt embeddings are cached in
 ``prompts.pt`` beside the checkpoint (the training run's cache), so the text model loads only for new prompts.
-Model files are read by
-:data:`MODEL_LOADERS` (suffix -> loader): an ONNX / TensorRT runtime is added there as another loader returning a
-:class:`training.inference.Predictor`.
+``--checkpoint`` is an actiseg-train checkpoint (``.pt``, run by PyTorch) or an exported model folder (the one
+holding ``model.json``), run by the deployment runtime's ``--backend`` (onnxruntime by default; tensorrt,
+onnxruntime-cuda, ... where available), so the shipped graphs are scored exactly as the robot runs them.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from actiseg_core.data.preview import tint_labels
 from actiseg_core.errors import ActiSegError
 from actiseg_core.metrics import HIGHER_IS_BETTER, METRIC_COLUMNS, ActionVOSMetrics, MetricResult
 from actiseg_core.model.checkpoint import load_checkpoint, model_from_checkpoint
+from actiseg_core.runtime import BACKENDS, Segmenter
 from training.data import (
     FrameDataset,
     PromptTable,
@@ -87,17 +88,29 @@ def load_torch_checkpoint(path: Path, device: str) -> LoadedModel:
                             "learner")})
 
 
-#: Model file suffix -> loader. The extension point for exported models (ONNX, TensorRT engines).
+def load_model_folder(path: Path, backend: str) -> LoadedModel:
+    """An exported model folder behind a runtime backend (the segmenter graph; inputs are prepared as in training)."""
+    segmenter = Segmenter.load(path, backend=backend)
+    source = segmenter.model_dir.metadata.get("source", {})
+    return LoadedModel(segmenter.backend, segmenter.input_size,
+                       {"kind": f"model folder, {segmenter.backend.description}", "step": source.get("step"),
+                        "data_hash": source.get("data_hash")})
+
+
+#: Checkpoint file suffix -> loader (model folders go to :func:`load_model_folder`).
 MODEL_LOADERS: dict[str, Callable[[Path, str], LoadedModel]] = {".pt": load_torch_checkpoint,
                                                                   ".pth": load_torch_checkpoint}
 
 
-def load_model(path: Path, device: str) -> LoadedModel:
+def load_model(path: Path, device: str, backend: str = "onnxruntime") -> LoadedModel:
+    if path.is_dir():
+        return load_model_folder(path, backend)
     if not path.is_file():
         raise ActiSegError(f"{path}: checkpoint not found")
     loader = MODEL_LOADERS.get(path.suffix.lower())
     if loader is None:
-        raise ActiSegError(f"{path}: unsupported model file (expected one of {', '.join(sorted(MODEL_LOADERS))})")
+        raise ActiSegError(f"{path}: unsupported model file (expected a model folder or one of "
+                           f"{', '.join(sorted(MODEL_LOADERS))})")
     return loader(path, device)
 
 
@@ -159,11 +172,12 @@ def _csv_cell(value: object) -> str:
 
 
 def evaluate(data: Path, split: str, model_path: Path, out: Path, device: str = "auto", overlays: int = 6,
-             progress: bool = True) -> dict[str, Any]:
+             progress: bool = True, backend: str = "onnxruntime") -> dict[str, Any]:
     """Evaluate ``model_path`` on ``data``/``split`` and write every output under ``out``; returns metrics.json."""
-    loaded = load_model(model_path, device)
+    loaded = load_model(model_path, device, backend)
     source = load_split(data, split)
-    prompts = PromptTable.build(split_prompts(source), model_path.parent / "prompts.pt")
+    cache_folder = model_path if model_path.is_dir() else model_path.parent
+    prompts = PromptTable.build(split_prompts(source), cache_folder / "prompts.pt")
     frames = FrameDataset(source, loaded.input_size, prompts, hand_class_ids(data, source))
     chosen = set(np.linspace(0, len(frames) - 1, min(overlays, len(frames))).round().astype(int).tolist())
     rows: list[Image.Image] = []
@@ -200,10 +214,13 @@ def build_parser() -> OneLineParser:
     parser.add_argument("--data", type=Path, required=True, help="ActionVOS-layout root")
     parser.add_argument("--split", default="val", help="split to evaluate (default: %(default)s)")
     parser.add_argument("--checkpoint", type=Path, required=True,
-                        help=f"model file ({', '.join(sorted(MODEL_LOADERS))}: an actiseg-train checkpoint)")
+                        help=f"an actiseg-train checkpoint ({', '.join(sorted(MODEL_LOADERS))}) or an exported model "
+                             f"folder (holding model.json)")
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--overlays", type=non_negative_int, default=6, help="frames in overlays.png (0: none)")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda:N")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda:N (checkpoints)")
+    parser.add_argument("--backend", default="onnxruntime", choices=BACKENDS,
+                        help="runtime backend for a model folder (default: %(default)s)")
     parser.add_argument("--no-progress", action="store_true")
     return parser
 
@@ -213,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def handler() -> None:
         evaluate(args.data, args.split, args.checkpoint, args.out, args.device, args.overlays,
-                 progress=not args.no_progress)
+                 progress=not args.no_progress, backend=args.backend)
         print(f"{PROG}: metrics.json, objects.csv, overlays.png and label maps written to {args.out}")
 
     return run_command(PROG, handler)

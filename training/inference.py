@@ -7,9 +7,9 @@ to the annotation's own resolution (scores are computed at the GT's native size,
 means something: ``empty`` (predict nothing) and ``gripper-only`` (the GT masks of the hand-class objects only:
 the gripper, VISOR's hands).
 
-The model is reached through :class:`Predictor`: ``predict(image, text) -> (mask_logits, positive_logits)`` on
-numpy arrays, the signature of the exported ONNX graph (:class:`actiseg_core.model.InferenceGraph`). An ONNX or
-TensorRT model is evaluated by giving ``evaluate_split`` another class with that method.
+The model is reached through :class:`Predictor`: ``run(image, text) -> (mask_logits, positive_logits)`` on numpy
+arrays, the interface of every runtime backend (:mod:`actiseg_core.runtime.backends`), so a checkpoint, an ONNX
+model or a TensorRT engine is evaluated by the same code.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from torch.nn import functional as F
 
 from actiseg_core.data.loader import FrameRef
 from actiseg_core.metrics import ActionVOSMetrics, predicted_label_map
-from actiseg_core.model import ActiveObjectSegmenter, InferenceGraph
+from actiseg_core.runtime.backends.torch_backend import TorchBackend
 from training.data import FrameDataset
 
 #: ActionVOS's inference thresholds: a pixel is foreground at probability >= 0.5; an object whose positive score
@@ -35,26 +35,16 @@ REFERENCES = ("empty", "gripper-only")
 
 
 class Predictor(Protocol):
-    """A model as evaluation sees it: one frame, K prompts, numpy in and out."""
+    """A model as evaluation sees it (the runtime's backend interface): one frame, K prompts, numpy in and out."""
 
-    def predict(self, image: np.ndarray, text_embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``image`` [1, 3, H, W] float32 RGB 0..1, ``text_embeddings`` [K, D] float32 ->
+    def run(self, images: np.ndarray, text_embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``images`` [1, 3, H, W] float32 RGB 0..1, ``text_embeddings`` [K, D] float32 ->
         (mask_logits [K, 1, H, W], positive_logits [K])."""
         ...
 
 
-class TorchPredictor:
-    """A PyTorch segmenter behind :class:`Predictor`; puts the model in eval mode (the caller restores train)."""
-
-    def __init__(self, model: ActiveObjectSegmenter, device: torch.device | str = "cpu") -> None:
-        self.graph = InferenceGraph(model.eval())
-        self.device = torch.device(device)
-
-    @torch.no_grad()
-    def predict(self, image: np.ndarray, text_embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        mask_logits, positive_logits = self.graph(torch.from_numpy(image).to(self.device),
-                                                  torch.from_numpy(text_embeddings).to(self.device))
-        return mask_logits.cpu().numpy(), positive_logits.cpu().numpy()
+#: The live PyTorch model as a :class:`Predictor` (training's validation; ``actiseg-evaluate`` on a checkpoint).
+TorchPredictor = TorchBackend
 
 
 @dataclass
@@ -89,7 +79,7 @@ def evaluate_split(predictor: Predictor, frames: FrameDataset,
         hand_indices = [obj.index for obj in objects if obj.class_id in frames.hand_ids]
         image = frames.frame(index).image.transpose(2, 0, 1)[None]
         batch = np.ascontiguousarray(image, dtype=np.float32) / 255.0
-        mask_logits, positive_logits = predictor.predict(batch, frames.text_embeddings(index).numpy())
+        mask_logits, positive_logits = predictor.run(batch, frames.text_embeddings(index).numpy())
         gt = frames.source.load_labels(ref)
         probabilities = upsample_probabilities(mask_logits, gt.shape)
         positive_scores = 1.0 / (1.0 + np.exp(-positive_logits.astype(np.float64)))

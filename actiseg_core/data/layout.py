@@ -23,8 +23,6 @@ All writers are atomic (temporary file + rename) so that a killed render or corr
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -34,6 +32,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from actiseg_core.atomic import atomic_write_bytes, atomic_write_json  # re-exported: the data writers' API
 from actiseg_core.errors import DataError
 
 IMAGES_DIR = "JPEGImages_Sparse"
@@ -49,8 +48,6 @@ ANNOTATION_HEIGHT = 480
 ROBOT_PART_ARM = 1
 ROBOT_PART_GRIPPER = 2
 
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)  # read the process umask (os.umask can only read it by setting it)
 
 _SEQUENCE_KEYS = ("seq_id", "video", "narration", "verb", "noun", "sparse_frames", "object_classes")
 
@@ -219,25 +216,6 @@ def read_image_set(root: Path, split: str) -> list[Sequence]:
     if not isinstance(raw, list):
         raise DataError(f"{path}: expected a JSON list of sequences, got {type(raw).__name__}")
     return [parse_sequence(path, record) for record in raw]
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename, so readers never see a partial file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the mode a plain open() would
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, payload: Any) -> None:
-    atomic_write_bytes(path, json.dumps(payload, indent=1).encode("utf-8"))
 
 
 def write_image_set(root: Path, split: str, sequences: list[Sequence]) -> Path:

@@ -8,8 +8,12 @@
   pooled over the mask and L2-normalised, dynamic N and L.
 * ``tokenizer.json`` (configured to pad to the longest prompt and truncate at the text encoder's maximum length, so
   the ``tokenizers`` package alone reproduces the training tokenisation) and the vocabulary files beside it.
-* ``model.json``: input size, conventions, opset, sha256 of each ONNX file, source checkpoint step / data hash and
-  export time.
+* ``preprocess.onnx`` / ``postprocess.onnx``: resize + normalise, and upsample + threshold + label map
+  (:mod:`actiseg_core.export.processing_graphs`), so the runtime does no per-pixel work in Python.
+* ``model.pt``: a copy of the checkpoint (unless ``out_dir`` already holds it), so one folder serves every
+  runtime backend, the torch debugging backend included.
+* ``model.json``: input size, conventions, opset, sha256 of each ONNX file, source checkpoint sha256 / step / data
+  hash and export time.
 
 Every graph is checked with ``onnx.checker`` and compared with torch in onnxruntime *before* anything is written, so
 a failed export never leaves a half-valid model folder; files are written atomically (temporary name + rename).
@@ -18,6 +22,7 @@ a failed export never leaves a half-valid model folder; files are written atomic
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,12 +36,19 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from actiseg_core.atomic import atomic_write_bytes, atomic_write_json
 from actiseg_core.cli_util import OneLineParser, run_command
-from actiseg_core.data.layout import atomic_write_bytes, atomic_write_json
 from actiseg_core.errors import ActiSegError
+from actiseg_core.export.processing_graphs import (
+    POSTPROCESS_FILE,
+    PREPROCESS_FILE,
+    postprocess_graph,
+    preprocess_graph,
+)
 from actiseg_core.model import ActiveObjectSegmenter, InferenceGraph, TextEncoder, build_text_encoder
 from actiseg_core.model.checkpoint import load_checkpoint, model_from_checkpoint
 from actiseg_core.model.text_encoder import sentence_embedding
+from actiseg_core.runtime.model_dir import CHECKPOINT_FILE, FORMAT, METADATA_FILE, file_sha256
 
 PROG = "actiseg-export-onnx"
 PARITY_TOLERANCE = 1e-4
@@ -50,7 +62,6 @@ PARITY_PROMPTS = (
 SEGMENTER_FILE = "segmenter.onnx"
 TEXT_ENCODER_FILE = "text_encoder.onnx"
 TOKENIZER_FILE = "tokenizer.json"
-METADATA_FILE = "model.json"
 # Loaded by transformers' AutoTokenizer if someone debugs with it; the tokenizers package needs tokenizer.json only.
 _TOKENIZER_SIDE_FILES = ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
 
@@ -163,6 +174,7 @@ def export_segmenter(checkpoint: Path, out_dir: Path, opset: int = 18) -> Export
     """
 
     checkpoint, out_dir = Path(checkpoint), Path(out_dir)
+    checkpoint_sha256 = file_sha256(checkpoint) if checkpoint.is_file() else None
     state = load_checkpoint(checkpoint)
     segmenter = model_from_checkpoint(state, checkpoint)
     encoder = build_text_encoder()
@@ -181,20 +193,39 @@ def export_segmenter(checkpoint: Path, out_dir: Path, opset: int = 18) -> Export
     atomic_write_bytes(result.segmenter_path, segmenter_bytes)
     atomic_write_bytes(result.text_encoder_path, text_bytes)
     atomic_write_bytes(result.tokenizer_path, tokenizer_bytes)
+    config = segmenter.config
+    processing = {PREPROCESS_FILE: preprocess_graph(config.input_height, config.input_width),
+                  POSTPROCESS_FILE: postprocess_graph()}
+    for name, data in processing.items():
+        atomic_write_bytes(out_dir / name, data)
+    if not (out_dir / CHECKPOINT_FILE).exists() or not (out_dir / CHECKPOINT_FILE).samefile(checkpoint):
+        atomic_write_bytes(out_dir / CHECKPOINT_FILE, checkpoint.read_bytes())
     source_folder = Path(encoder.tokenizer.name_or_path)
     for name in _TOKENIZER_SIDE_FILES:
         atomic_write_bytes(out_dir / name, (source_folder / name).read_bytes())
     # model.json last: its presence means the folder is complete and its hashes match the files.
-    atomic_write_json(result.metadata_path, _metadata(segmenter, encoder, state, checkpoint, opset, parity,
-                                                      {SEGMENTER_FILE: segmenter_bytes, TEXT_ENCODER_FILE: text_bytes}))
+    graphs = {SEGMENTER_FILE: segmenter_bytes, TEXT_ENCODER_FILE: text_bytes, **processing}
+    source = {"checkpoint": str(checkpoint), "sha256": checkpoint_sha256, "step": state.get("step"),
+              "data_hash": state.get("data_hash")}
+    atomic_write_json(result.metadata_path, _metadata(segmenter, encoder, source, opset, parity, graphs))
     return result
 
 
-def _metadata(segmenter: ActiveObjectSegmenter, encoder: TextEncoder, state: dict[str, Any], checkpoint: Path,
-              opset: int, parity: dict[str, float], graphs: dict[str, bytes]) -> dict[str, Any]:
+def is_current_export(checkpoint: Path, out_dir: Path) -> bool:
+    """True if ``out_dir`` holds a complete export of exactly this checkpoint by this exporter's format."""
+    try:
+        metadata = json.loads((Path(out_dir) / METADATA_FILE).read_text(encoding="utf-8"))
+        return (metadata.get("format") == FORMAT and PREPROCESS_FILE in metadata.get("sha256", {})
+                and metadata.get("source", {}).get("sha256") == file_sha256(Path(checkpoint)))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _metadata(segmenter: ActiveObjectSegmenter, encoder: TextEncoder, source: dict[str, Any], opset: int,
+              parity: dict[str, float], graphs: dict[str, bytes]) -> dict[str, Any]:
     config = segmenter.config
     return {
-        "format": "actiseg-onnx/1",
+        "format": FORMAT,
         "input": {"height": config.input_height, "width": config.input_width, "layout": "NCHW", "channels": "RGB",
                   "dtype": "float32"},
         "normalisation": "feed RGB float32 in 0..1 (uint8 / 255); the encoder's mean/std normalisation is inside "
@@ -210,7 +241,14 @@ def _metadata(segmenter: ActiveObjectSegmenter, encoder: TextEncoder, state: dic
         "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in graphs.items()},
         "parity_max_abs_diff": parity,
         "model_config": config.to_dict(),
-        "source": {"checkpoint": str(checkpoint), "step": state.get("step"), "data_hash": state.get("data_hash")},
+        "preprocess": {"file": PREPROCESS_FILE, "inputs": ["image [H,W,3] uint8 RGB"],
+                       "outputs": ["images [1,3,h,w] float32 0..1"]},
+        "postprocess": {"file": POSTPROCESS_FILE,
+                        "inputs": ["mask_logits", "positive_logits", "image_size [2] int64",
+                                   "pixel_threshold []", "positive_threshold []"],
+                        "outputs": ["positive_scores [K]", "object_probabilities [K,h,w]",
+                                    "union_probability [H,W]", "label_map [H,W] uint8 (k+1 = query k)"]},
+        "source": source,
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "versions": {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
     }
@@ -250,9 +288,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", type=Path, required=True, help="actiseg-train checkpoint (model.pt)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the ONNX files, tokenizer and model.json")
     parser.add_argument("--opset", type=int, default=18, help="ONNX opset (18: what the exporter builds)")
+    parser.add_argument("--if-stale", action="store_true",
+                        help="do nothing if --out already holds a complete export of this exact checkpoint")
     args = parser.parse_args(argv)
 
     def handler() -> None:
+        if args.if_stale and is_current_export(args.checkpoint, args.out):
+            print(f"{PROG}: {args.out} is up to date with {args.checkpoint}")
+            return
         result = export_segmenter(args.checkpoint, args.out, args.opset)
         print(f"{PROG}: wrote {result.out_dir} (parity max abs diff: {_format(result.parity)})")
 

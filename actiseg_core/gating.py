@@ -1,0 +1,302 @@
+"""GO / NO-GO: may a grasp planner act on this frame's active-object mask? (DESIGN §8; numpy only.)
+
+Computed per frame from the main head's per-object probabilities at the model's resolution and the positive
+scores, in the paper's p / n terms (003 Sec. V-G: p-side errors misplace contact, n-side errors cause collisions):
+
+* p-side: the least confident active object's mean probability inside its own mask (``mask_confidence``), the
+  lowest positive score among active objects (``positive_score``), the highest among objects judged inactive
+  (``inactive_score``: an object the model half-believes is active may be a missed target), and the active area as
+  a fraction of the frame (``area_fraction``, within bounds);
+* n-side: the largest share of an active object's probability mass outside its own largest 4-connected component
+  (``fragment_mass``: stray blobs), the mean probability of objects judged *inactive* over the active mask
+  (``leakage``: the model half-believes another object is there), the share of the active mask claimed by two
+  active objects at once (``overlap``: two targets confused with each other), and the fraction of pixels on the
+  active mask's boundary that are uncertain by PMHM's definition, ``|p - 0.5| < tau_m or |grad p| > tau_e``
+  (``boundary_uncertainty``);
+* temporal: IoU of the active mask with the previous frame's under the same narration (``temporal_iou``; the first
+  frame of a narration passes), and the ages of the narration and of the image.
+
+GO only when every check passes; otherwise NO-GO with machine-readable reason codes (:data:`REASONS`). Default
+thresholds are fitted on ActiSeg-Sim val by ``benchmarks/gate_fit.py`` so that NO-GO catches frames whose true
+active-mask IoU is below 0.5 (the fit, its precision / recall and the trade-off plot: ``benchmarks/results/
+gate_fit.*``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+#: every reason code a NO-GO can carry, in the order checks run
+REASONS = (
+    "no_active_object", "low_mask_confidence", "low_positive_score", "ambiguous_inactive_object", "area_too_small",
+    "area_too_large", "fragmented_mask", "leakage_onto_inactive", "overlapping_objects", "uncertain_boundary",
+    "unstable_mask", "stale_narration", "stale_image",
+)
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Thresholds of every check (a check with an infinite or zero bound never fires).
+
+    Defaults: fitted on ActiSeg-Sim val for the default model by ``benchmarks/gate_fit.py`` (checks the fit left
+    off keep neutral bounds). Not fitted: the temporal IoU (annotated frames are far apart in time; set it for a
+    stream), the ages (offline data has none) and PMHM's tau_m / tau_e. The area bound depends on the camera:
+    refit on your own validation data (``benchmarks/gate_fit.py --data ... --model ...``) before trusting it.
+    """
+
+    pixel_threshold: float = 0.5
+    min_mask_confidence: float = 0.0
+    min_positive_score: float = 0.0
+    max_inactive_score: float = 0.225
+    min_area_fraction: float = 0.0084
+    max_area_fraction: float = 1.0
+    max_fragment_mass: float = 1.0
+    max_leakage: float = 1.0
+    max_overlap: float = 1.0
+    max_boundary_uncertainty: float = 1.0
+    min_temporal_iou: float = 0.0
+    max_narration_age_s: float = 60.0
+    max_image_age_s: float = 0.5
+    tau_m: float = 0.20
+    tau_e: float = 0.85
+    boundary_width_px: int = 2
+
+
+@dataclass(frozen=True)
+class GateFeatures:
+    """The measured quantities the checks compare with :class:`GateConfig` (NaN where undefined)."""
+
+    mask_confidence: float
+    positive_score: float
+    inactive_score: float
+    area_fraction: float
+    fragment_mass: float
+    leakage: float
+    overlap: float
+    boundary_uncertainty: float
+    temporal_iou: float
+    narration_age_s: float
+    image_age_s: float
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    """The verdict: ``go`` and, if not, why (codes from :data:`REASONS`), with the features it was based on.
+
+    ``p_confidence`` / ``n_risk`` / ``boundary_uncertainty`` / ``temporal_stability`` are the summary numbers the
+    ROS ``ManipulationGate`` message carries.
+    """
+
+    go: bool
+    reasons: tuple[str, ...]
+    features: GateFeatures
+    union_mask: np.ndarray = field(repr=False)  # [h, w] bool at model resolution
+
+    @property
+    def p_confidence(self) -> float:
+        return _nan_to(min(self.features.mask_confidence, self.features.positive_score), 0.0)
+
+    @property
+    def n_risk(self) -> float:
+        f = self.features
+        return _nan_to(max(f.fragment_mass, f.leakage, f.overlap), 1.0)
+
+    @property
+    def boundary_uncertainty(self) -> float:
+        return _nan_to(self.features.boundary_uncertainty, 1.0)
+
+    @property
+    def temporal_stability(self) -> float:
+        return _nan_to(self.features.temporal_iou, 1.0)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"go": self.go, "reasons": list(self.reasons), **asdict(self.features)}
+
+
+def measure(object_probabilities: np.ndarray, positive_scores: np.ndarray, positive_threshold: float,
+            config: GateConfig, previous_union: np.ndarray | None = None, narration_age_s: float = 0.0,
+            image_age_s: float = 0.0) -> tuple[GateFeatures, np.ndarray]:
+    """Features of one frame and its active union mask ([h, w] bool).
+
+    Args:
+        object_probabilities: [K, h, w] per-object foreground probabilities (main head, model resolution).
+        positive_scores: [K] P(object active); objects at or above ``positive_threshold`` are active.
+        previous_union: the previous frame's union mask under the same narration, or None.
+    """
+    probabilities = np.asarray(object_probabilities, np.float32)
+    scores = np.asarray(positive_scores, np.float32)
+    active = scores >= positive_threshold
+    masks = probabilities >= config.pixel_threshold
+    active_masks = masks[active]
+    union = active_masks.any(axis=0) if active.any() else np.zeros(probabilities.shape[1:], bool)
+    union_area = int(union.sum())
+    confidences = [float(probabilities[k][masks[k]].mean()) if masks[k].any() else 0.0 for k in np.flatnonzero(active)]
+    fragments = [outside_largest_component(probabilities[k] * masks[k]) for k in np.flatnonzero(active)]
+    if (~active).any() and union_area:
+        leakage = float(probabilities[~active].max(axis=0)[union].mean())
+    else:
+        leakage = 0.0 if union_area else math.nan
+    overlap = float((active_masks.sum(axis=0) >= 2)[union].mean()) if union_area else math.nan
+    union_probability = (probabilities[active].max(axis=0) if active.any()
+                         else np.zeros(probabilities.shape[1:], np.float32))
+    features = GateFeatures(
+        mask_confidence=min(confidences, default=math.nan),
+        positive_score=float(scores[active].min()) if active.any() else math.nan,
+        inactive_score=float(scores[~active].max()) if (~active).any() else 0.0,
+        area_fraction=union_area / union.size if union.size else 0.0,
+        fragment_mass=max(fragments, default=math.nan),
+        leakage=leakage,
+        overlap=overlap,
+        boundary_uncertainty=boundary_uncertainty(union_probability, union, config),
+        temporal_iou=mask_iou(union, previous_union) if previous_union is not None else math.nan,
+        narration_age_s=float(narration_age_s),
+        image_age_s=float(image_age_s),
+    )
+    return features, union
+
+
+def failed_checks(features: GateFeatures, config: GateConfig) -> tuple[str, ...]:
+    """The reason codes of every check ``features`` fail (empty = GO). NaN features (undefined) never fail."""
+    f, c = features, config
+    if math.isnan(f.positive_score):
+        return ("no_active_object",) + _age_reasons(f, c)
+    failed = {
+        "low_mask_confidence": f.mask_confidence < c.min_mask_confidence,
+        "low_positive_score": f.positive_score < c.min_positive_score,
+        "ambiguous_inactive_object": f.inactive_score > c.max_inactive_score,
+        "area_too_small": f.area_fraction < c.min_area_fraction,
+        "area_too_large": f.area_fraction > c.max_area_fraction,
+        "fragmented_mask": f.fragment_mass > c.max_fragment_mass,
+        "leakage_onto_inactive": f.leakage > c.max_leakage,
+        "overlapping_objects": f.overlap > c.max_overlap,
+        "uncertain_boundary": f.boundary_uncertainty > c.max_boundary_uncertainty,
+        "unstable_mask": f.temporal_iou < c.min_temporal_iou,
+    }
+    return tuple(code for code, fired in failed.items() if fired) + _age_reasons(f, c)
+
+
+def _age_reasons(f: GateFeatures, c: GateConfig) -> tuple[str, ...]:
+    return tuple(code for code, fired in (("stale_narration", f.narration_age_s > c.max_narration_age_s),
+                                          ("stale_image", f.image_age_s > c.max_image_age_s)) if fired)
+
+
+class Gate:
+    """Stateful gate for a stream: remembers the previous union mask while the narration stays the same."""
+
+    def __init__(self, config: GateConfig | None = None, positive_threshold: float = 0.75) -> None:
+        self.config = config or GateConfig()
+        self.positive_threshold = positive_threshold
+        self._previous: np.ndarray | None = None
+        self._narration: str | None = None
+
+    def reset(self) -> None:
+        self._previous, self._narration = None, None
+
+    def decide(self, object_probabilities: np.ndarray, positive_scores: np.ndarray, narration: str,
+               narration_age_s: float = 0.0, image_age_s: float = 0.0) -> GateDecision:
+        if narration != self._narration:
+            self._previous, self._narration = None, narration
+        previous = self._previous if self._previous is not None and \
+            self._previous.shape == object_probabilities.shape[1:] else None
+        features, union = measure(object_probabilities, positive_scores, self.positive_threshold, self.config,
+                                  previous, narration_age_s, image_age_s)
+        self._previous = union
+        reasons = failed_checks(features, self.config)
+        return GateDecision(go=not reasons, reasons=reasons, features=features, union_mask=union)
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two boolean masks; two empty masks agree perfectly (1.0)."""
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def outside_largest_component(mass: np.ndarray) -> float:
+    """Share of the total of ``mass`` (>= 0, zero outside the mask) lying outside its largest 4-connected blob.
+
+    "Largest" by mass. 0 for a single blob, NaN-free: an empty mask gives 0.
+    """
+    labels, count = connected_components(mass > 0)
+    if count <= 1:
+        return 0.0
+    per_component = np.bincount(labels.ravel(), weights=mass.ravel(), minlength=count + 1)[1:]
+    total = per_component.sum()
+    return float(1.0 - per_component.max() / total) if total > 0 else 0.0
+
+
+def connected_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """4-connected component labels (0 = background, 1..n) of a 2-D boolean mask, and n.
+
+    Run-length based: horizontal runs are found with vectorised numpy, runs on adjacent rows that overlap are merged
+    with union-find, so the Python work grows with the number of runs (a few hundred for object masks), not pixels.
+    """
+    mask = np.asarray(mask, bool)
+    height, width = mask.shape
+    padded = np.zeros((height, width + 2), np.int8)
+    padded[:, 1:-1] = mask
+    edges = np.diff(padded, axis=1)
+    start_rows, starts = np.nonzero(edges == 1)
+    _, ends = np.nonzero(edges == -1)  # exclusive; same row order as starts (row-major scan)
+    parent = list(range(len(starts)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    row_first = np.searchsorted(start_rows, np.arange(height + 1))
+    for row in range(height - 1):
+        a, a_end = row_first[row], row_first[row + 1]
+        b, b_end = row_first[row + 1], row_first[row + 2]
+        while a < a_end and b < b_end:  # merge sweep over two sorted run lists
+            if starts[a] < ends[b] and starts[b] < ends[a]:
+                root_a, root_b = find(a), find(b)
+                if root_a != root_b:
+                    parent[max(root_a, root_b)] = min(root_a, root_b)
+            if ends[a] <= ends[b]:
+                a += 1
+            else:
+                b += 1
+    roots = np.array([find(i) for i in range(len(starts))], np.int64)
+    _, run_labels = np.unique(roots, return_inverse=True)
+    labels = np.zeros((height, width), np.int32)
+    for row, start, end, label in zip(start_rows, starts, ends, run_labels + 1, strict=True):
+        labels[row, start:end] = label
+    return labels, int(run_labels.max() + 1) if len(run_labels) else 0
+
+
+def boundary_uncertainty(probability: np.ndarray, mask: np.ndarray, config: GateConfig) -> float:
+    """Fraction of the mask's boundary band (inner + outer, ``boundary_width_px``) that is uncertain (PMHM's U).
+
+    NaN when the mask is empty (no boundary to judge).
+    """
+    if not mask.any():
+        return math.nan
+    band = _dilate(mask, config.boundary_width_px) & ~_erode(mask, config.boundary_width_px)
+    grad_y, grad_x = np.gradient(probability.astype(np.float32))
+    uncertain = (np.abs(probability - 0.5) < config.tau_m) | (np.hypot(grad_x, grad_y) > config.tau_e)
+    return float(uncertain[band].mean())
+
+
+def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    out = mask.copy()
+    for _ in range(radius):
+        grown = out.copy()
+        grown[1:] |= out[:-1]
+        grown[:-1] |= out[1:]
+        grown[:, 1:] |= out[:, :-1]
+        grown[:, :-1] |= out[:, 1:]
+        out = grown
+    return out
+
+
+def _erode(mask: np.ndarray, radius: int) -> np.ndarray:
+    return ~_dilate(~mask, radius)
+
+
+def _nan_to(value: float, default: float) -> float:
+    return default if math.isnan(value) else float(value)

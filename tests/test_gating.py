@@ -1,0 +1,147 @@
+"""actiseg_core.gating (issue 4, item 3): components, features, every NO-GO reason, temporal state, fitted defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from actiseg_core.gating import (
+    REASONS,
+    Gate,
+    GateConfig,
+    boundary_uncertainty,
+    connected_components,
+    failed_checks,
+    measure,
+    outside_largest_component,
+)
+
+SIZE = (40, 60)
+#: every check off: tests switch on the one they exercise
+OPEN = GateConfig(max_inactive_score=1.0, min_area_fraction=0.0)
+
+
+def blob(top: int, left: int, height: int, width: int, value: float = 0.95) -> np.ndarray:
+    probabilities = np.full(SIZE, 0.02, np.float32)
+    probabilities[top:top + height, left:left + width] = value
+    return probabilities
+
+
+def frame(*maps: np.ndarray) -> np.ndarray:
+    return np.stack(maps)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_connected_components_match_scipy(seed) -> None:
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(v) for v in rng.integers(1, 50, 2))
+    mask = rng.random(shape) > rng.uniform(0.3, 0.7)
+    if seed % 2:
+        mask = ndimage.binary_opening(mask)  # blob-like masks as well as salt-and-pepper ones
+    labels, count = connected_components(mask)
+    reference, reference_count = ndimage.label(mask)  # 4-connectivity by default
+    assert count == reference_count
+    assert not labels[~mask].any() and (labels[mask] > 0).all()
+    assert len(set(zip(labels[mask], reference[mask], strict=True))) == count  # the same partition
+
+
+def test_mass_outside_the_largest_component() -> None:
+    mass = np.zeros(SIZE, np.float32)
+    mass[0:3, 0:4] = 1.0  # 12
+    mass[10:12, 10:12] = 1.0  # 4, apart
+    assert outside_largest_component(mass) == pytest.approx(0.25)
+    assert outside_largest_component(np.zeros(SIZE)) == 0.0
+    assert outside_largest_component(mass[:5]) == 0.0
+
+
+def test_clean_single_object_is_go_with_fitted_defaults() -> None:
+    probabilities = frame(blob(10, 10, 12, 20), np.full(SIZE, 0.01, np.float32))
+    decision = Gate().decide(probabilities, np.array([0.98, 0.05]), "take cup")
+    assert decision.go and decision.reasons == ()
+    f = decision.features
+    assert f.mask_confidence == pytest.approx(0.95) and f.positive_score == pytest.approx(0.98)
+    assert f.inactive_score == pytest.approx(0.05) and f.area_fraction == pytest.approx(240 / 2400)
+    assert f.fragment_mass == 0.0 and f.overlap == 0.0 and f.leakage == pytest.approx(0.01)
+    assert math.isnan(f.temporal_iou)  # first frame of a narration
+    assert decision.p_confidence == pytest.approx(0.95) and decision.temporal_stability == 1.0
+    assert decision.union_mask.sum() == 240
+
+
+def _reasons(probabilities, scores, config, **ages) -> tuple[str, ...]:
+    features, _ = measure(probabilities, np.array(scores, np.float32), 0.75, config, **ages)
+    return failed_checks(features, config)
+
+
+def test_each_check_fires_alone() -> None:
+    clean = frame(blob(10, 10, 12, 20))
+    assert _reasons(clean, [0.99], OPEN) == ()
+    cases = {
+        "no_active_object": (clean, [0.2], OPEN),
+        "low_mask_confidence": (frame(blob(10, 10, 12, 20, 0.6)), [0.99], dataclasses.replace(
+            OPEN, min_mask_confidence=0.8)),
+        "low_positive_score": (clean, [0.8], dataclasses.replace(OPEN, min_positive_score=0.9)),
+        "ambiguous_inactive_object": (frame(blob(10, 10, 12, 20), blob(0, 0, 2, 2)), [0.99, 0.6],
+                                      dataclasses.replace(OPEN, max_inactive_score=0.3)),
+        "area_too_small": (frame(blob(10, 10, 2, 2)), [0.99], dataclasses.replace(OPEN, min_area_fraction=0.01)),
+        "area_too_large": (frame(blob(0, 0, 40, 50)), [0.99], dataclasses.replace(OPEN, max_area_fraction=0.5)),
+        "fragmented_mask": (frame(np.maximum(blob(0, 0, 6, 6), blob(20, 30, 5, 6))), [0.99],
+                            dataclasses.replace(OPEN, max_fragment_mass=0.3)),
+        "leakage_onto_inactive": (frame(blob(10, 10, 12, 20), blob(10, 10, 12, 20, 0.45)), [0.99, 0.1],
+                                  dataclasses.replace(OPEN, max_leakage=0.2)),
+        "overlapping_objects": (frame(blob(10, 10, 12, 20), blob(10, 20, 12, 20)), [0.99, 0.99],
+                                dataclasses.replace(OPEN, max_overlap=0.2)),
+    }
+    for reason, (probabilities, scores, config) in cases.items():
+        assert _reasons(probabilities, scores, config) == (reason,), reason
+    stale = _reasons(clean, [0.99], OPEN, narration_age_s=61.0, image_age_s=0.6)
+    assert stale == ("stale_narration", "stale_image")
+    assert set(REASONS) == {*cases, "uncertain_boundary", "unstable_mask", "stale_narration", "stale_image"}
+
+
+def test_boundary_uncertainty_separates_sharp_from_soft_edges() -> None:
+    sharp = blob(10, 10, 20, 30)
+    ramp = np.clip(1.0 - np.abs(np.arange(SIZE[1]) - 25.0) / 15.0, 0, 1)  # a soft 1-D hill, 0.5 at +-7.5 px
+    soft = np.tile(ramp, (SIZE[0], 1)).astype(np.float32)
+    config = GateConfig()
+    assert boundary_uncertainty(sharp, sharp >= 0.5, config) < 0.3
+    assert boundary_uncertainty(soft, soft >= 0.5, config) > 0.6
+    assert math.isnan(boundary_uncertainty(sharp, np.zeros(SIZE, bool), config))
+    strict = dataclasses.replace(OPEN, max_boundary_uncertainty=0.5)
+    assert _reasons(frame(soft), [0.99], strict) == ("uncertain_boundary",)
+
+
+def test_temporal_check_compares_frames_of_one_narration_only() -> None:
+    config = dataclasses.replace(OPEN, min_temporal_iou=0.5)
+    gate = Gate(config)
+    here, moved = frame(blob(10, 10, 10, 10)), frame(blob(10, 40, 10, 10))
+    assert gate.decide(here, np.array([0.99]), "take cup").go
+    assert gate.decide(here, np.array([0.99]), "take cup").features.temporal_iou == 1.0
+    jump = gate.decide(moved, np.array([0.99]), "take cup")
+    assert jump.reasons == ("unstable_mask",) and jump.features.temporal_iou == 0.0
+    fresh = gate.decide(here, np.array([0.99]), "put cup down")  # a new narration starts a new history
+    assert fresh.go and math.isnan(fresh.features.temporal_iou)
+    gate.reset()
+    assert math.isnan(gate.decide(moved, np.array([0.99]), "put cup down").features.temporal_iou)
+
+
+def test_summary_numbers_are_defined_without_active_objects() -> None:
+    decision = Gate().decide(frame(blob(0, 0, 5, 5)), np.array([0.1]), "take cup")
+    assert decision.reasons == ("no_active_object",) and not decision.go
+    assert (decision.p_confidence, decision.n_risk, decision.boundary_uncertainty) == (0.0, 1.0, 1.0)
+    assert decision.as_dict()["reasons"] == ["no_active_object"]
+
+
+def test_defaults_are_the_committed_fit() -> None:
+    """GateConfig's defaults must be what benchmarks/gate_fit.py chose (refit -> update both)."""
+    fit = json.loads((Path(__file__).parents[1] / "benchmarks" / "results" / "gate_fit.json").read_text())
+    defaults = GateConfig()
+    for name, value in fit["gate_config"].items():
+        assert getattr(defaults, name) == pytest.approx(value), name
+    assert fit["results"][fit["fit_split"]]["recall"] >= 0.9
+    assert fit["results"][fit["fit_split"]]["precision"] >= 0.6
