@@ -1,0 +1,274 @@
+"""``actiseg_segmenter``: the ROS 2 node. A thin adapter over actiseg_core (DESIGN §2, §9).
+
+Subscribes ``image`` (sensor_msgs/Image, or sensor_msgs/CompressedImage on ``image/compressed`` with
+``image_transport: compressed``) and ``narration`` (actiseg_ros/ActionNarration, or std_msgs/String with
+``narration_type: string``). Publishes ``active_objects`` (mask + verdict in one message), ``mask`` (mono8 label
+map), ``probability`` (32FC1), ``gate`` (ManipulationGate), ``overlay`` (rgb8, computed only while subscribed) and
+``/diagnostics``. Output headers are the source image's header.
+
+Threading: the subscription callbacks only deserialise and hand the newest frame to a one-slot mailbox; one worker
+thread decodes, segments, gates and publishes. So a fast camera never builds a backlog: frames the worker could
+not reach are dropped and counted. Messages are taken raw and deserialised here, so even a message rclpy could not
+decode (a non-UTF-8 string) is a counted fault and a NO-GO, never an exception in the executor.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass, fields
+from typing import Any
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from rclpy.serialization import deserialize_message
+from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header, String
+
+from actiseg_core.errors import ActiSegError
+from actiseg_core.gating import GateConfig
+from actiseg_core.runtime import Segmenter
+from actiseg_core.stream import (
+    FrameResult,
+    ImageDecodeError,
+    LatestSlot,
+    RawImage,
+    StreamProcessor,
+    decode_compressed,
+    decode_image,
+    encode_32fc1,
+    encode_mono8,
+    encode_rgb8,
+    render_overlay,
+)
+from actiseg_ros.msg import ActionNarration, ActiveObjects, ManipulationGate
+
+NODE_NAME = "actiseg_segmenter"
+
+
+@dataclass
+class Frame:
+    """What the image callback hands the worker: the header and the undecoded payload."""
+
+    header: Header
+    raw: RawImage | None  # sensor_msgs/Image fields
+    compressed: bytes | None  # sensor_msgs/CompressedImage data
+    received_s: float
+
+
+class SegmenterNode(Node):
+    """Parameters -> runtime + gate; topics <-> actiseg_core.stream."""
+
+    def __init__(self) -> None:
+        super().__init__(NODE_NAME)
+        p = self._declare_parameters()
+        segmenter = Segmenter.load(p["model_dir"], backend=p["backend"], threads=p["threads"] or None,
+                                   pixel_threshold=p["pixel_threshold"],
+                                   positive_threshold=p["positive_threshold"])
+        gate = GateConfig(pixel_threshold=p["pixel_threshold"],
+                          **{name: kind(self.get_parameter(f"gate.{name}").value) for name, kind in _gate_fields()})
+        self.processor = StreamProcessor(segmenter, gate, tuple(p["vocabulary"]), p["enforce_vocabulary"])
+        self.max_pixels = p["max_image_pixels"]
+        self.min_period_s = 1.0 / p["max_rate_hz"] if p["max_rate_hz"] > 0 else 0.0
+        self.slot: LatestSlot[Frame] = LatestSlot()
+        self.undecodable = 0
+        self.last_inference_ms = 0.0
+
+        reliable = QoSProfile(depth=p["output_qos_depth"])
+        image_qos = (qos_profile_sensor_data if p["image_qos"] == "sensor_data"
+                     else QoSProfile(depth=p["image_qos_depth"]))
+        self.pub_objects = self.create_publisher(ActiveObjects, "active_objects", reliable)
+        self.pub_mask = self.create_publisher(Image, "mask", reliable)
+        self.pub_probability = self.create_publisher(Image, "probability", reliable)
+        self.pub_gate = self.create_publisher(ManipulationGate, "gate", reliable)
+        self.pub_overlay = self.create_publisher(Image, "overlay", reliable)
+        self.pub_diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", reliable)
+        if p["image_transport"] == "compressed":
+            self.create_subscription(CompressedImage, "image/compressed", self._on_compressed, image_qos, raw=True)
+        else:
+            self.create_subscription(Image, "image", self._on_image, image_qos, raw=True)
+        self.narration_type = String if p["narration_type"] == "string" else ActionNarration
+        self.create_subscription(self.narration_type, "narration", self._on_narration, QoSProfile(depth=10),
+                                 raw=True)
+        self.create_timer(p["diagnostics_period_s"], self._publish_diagnostics)
+
+        self.running = True
+        self.worker = threading.Thread(target=self._work, name="actiseg-inference", daemon=True)
+        self.worker.start()
+        self.get_logger().info(f"ready: model {p['model_dir']} on {segmenter.backend.description}; "
+                               f"image transport {p['image_transport']}, narration as {p['narration_type']}")
+
+    # --- parameters -------------------------------------------------------------------------------------------
+    def _declare_parameters(self) -> dict[str, Any]:
+        defaults: dict[str, Any] = {
+            "model_dir": "models/default", "backend": "onnxruntime", "threads": 2,
+            "pixel_threshold": 0.5, "positive_threshold": 0.75,
+            "vocabulary": ["robot hand"], "enforce_vocabulary": False,
+            "image_transport": "raw", "narration_type": "actiseg",
+            "image_qos": "sensor_data", "image_qos_depth": 1, "output_qos_depth": 5,
+            "max_rate_hz": 0.0, "max_image_pixels": 3840 * 2160, "diagnostics_period_s": 1.0,
+        }
+        values = {name: self.declare_parameter(name, value).value for name, value in defaults.items()}
+        for name, kind in _gate_fields():
+            self.declare_parameter(f"gate.{name}", kind(getattr(GateConfig, name)))
+        choices = {"image_transport": ("raw", "compressed"), "narration_type": ("actiseg", "string"),
+                   "image_qos": ("sensor_data", "reliable")}
+        for name, allowed in choices.items():
+            if values[name] not in allowed:
+                raise ActiSegError(f"parameter {name}: {values[name]!r} is not one of {', '.join(allowed)}")
+        return values
+
+    # --- callbacks (executor thread): deserialise, hand over ---------------------------------------------------
+    def _on_image(self, data: bytes) -> None:
+        message = self._deserialize(data, Image)
+        if message is not None:
+            raw = RawImage(message.height, message.width, message.encoding, bool(message.is_bigendian),
+                           message.step, message.data)
+            self.slot.put(Frame(message.header, raw, None, time.monotonic()))
+
+    def _on_compressed(self, data: bytes) -> None:
+        message = self._deserialize(data, CompressedImage)
+        if message is not None:
+            self.slot.put(Frame(message.header, None, bytes(message.data), time.monotonic()))
+
+    def _on_narration(self, data: bytes) -> None:
+        now = self._now_s()
+        message = self._deserialize(data, self.narration_type)
+        if message is None:
+            self.processor.set_narration(None, [], now)  # an unreadable narration still replaces the old one
+            return
+        if isinstance(message, String):
+            text, names, stamp = message.data, [], now
+        else:
+            text, names, stamp = message.narration, list(message.object_names), _stamp_s(message.header) or now
+        refused = self.processor.set_narration(text, names, stamp)
+        if refused:
+            self.get_logger().warning(f"narration refused: {refused}")
+        else:
+            self.get_logger().info(f"narration: {text!r} -> {', '.join(self.processor.narration.object_names)}")
+
+    def _deserialize(self, data: bytes, message_type: type) -> Any:
+        try:
+            return deserialize_message(data, message_type)
+        except Exception as exc:  # rclpy raises plain Exceptions / UnicodeDecodeError for malformed payloads
+            self.undecodable += 1
+            self.processor.faults["undecodable_message"] += 1
+            self.get_logger().warning(f"dropped an undecodable {message_type.__name__} message: {exc}")
+            return None
+
+    # --- worker thread -----------------------------------------------------------------------------------------
+    def _work(self) -> None:
+        next_allowed = 0.0
+        while self.running:
+            frame = self.slot.take(timeout=0.5)
+            if frame is None:
+                continue
+            try:
+                result = self._process(frame)
+                self._publish(frame, result)
+            except Exception as exc:  # the worker must survive anything a frame can cause
+                self.processor.faults["worker_error"] += 1
+                self.get_logger().error(f"frame dropped: {type(exc).__name__}: {exc}")
+            if self.min_period_s:
+                next_allowed = max(next_allowed + self.min_period_s, time.monotonic())
+                time.sleep(max(next_allowed - time.monotonic(), 0.0))
+
+    def _process(self, frame: Frame) -> FrameResult:
+        try:
+            if frame.compressed is not None:
+                image = decode_compressed(frame.compressed, self.max_pixels)
+            else:
+                image = decode_image(frame.raw, self.max_pixels)
+        except ImageDecodeError as exc:
+            image = exc
+        result = self.processor.process(image, _stamp_s(frame.header), self._now_s())
+        if result.detail:
+            self.get_logger().warning(f"NO-GO {','.join(result.reasons)}: {result.detail}",
+                                      throttle_duration_sec=2.0)
+        self.last_inference_ms = result.inference_ms
+        if self.pub_overlay.get_subscription_count() > 0 and not isinstance(image, ImageDecodeError):
+            overlay = render_overlay(image, result.label_map, result.go, result.reasons, result.narration)
+            self.pub_overlay.publish(_image_message(frame.header, encode_rgb8(overlay)))
+        return result
+
+    def _publish(self, frame: Frame, result: FrameResult) -> None:
+        gate = ManipulationGate(header=frame.header, go=result.go, p_confidence=result.p_confidence,
+                                n_risk=result.n_risk, boundary_uncertainty=result.boundary_uncertainty,
+                                temporal_stability=result.temporal_stability, reasons=list(result.reasons))
+        mask = _image_message(frame.header, encode_mono8(result.label_map)) if result.label_map is not None \
+            else Image(header=frame.header, encoding="mono8")
+        names = list(result.object_names)
+        self.pub_objects.publish(ActiveObjects(
+            header=frame.header, mask=mask, narration=result.narration, object_names=names,
+            object_ids=list(range(1, len(names) + 1)) if result.label_map is not None else [],
+            scores=[float(s) for s in result.scores], active=[bool(a) for a in result.active], gate=gate,
+            inference_ms=float(result.inference_ms)))
+        self.pub_gate.publish(gate)
+        self.pub_mask.publish(mask)
+        if result.union_probability is not None:
+            self.pub_probability.publish(_image_message(frame.header, encode_32fc1(result.union_probability)))
+
+    # --- diagnostics --------------------------------------------------------------------------------------------
+    def _publish_diagnostics(self) -> None:
+        processor, slot = self.processor, self.slot
+        faults = sum(processor.faults.values())
+        level = DiagnosticStatus.OK if faults == 0 else DiagnosticStatus.WARN
+        values = {"frames_received": slot.received, "frames_dropped": slot.dropped, "backlog": slot.pending,
+                  "frames_processed": processor.frames, "frames_go": processor.go_frames,
+                  "last_inference_ms": round(self.last_inference_ms, 2), "faults_total": faults,
+                  **{f"fault.{reason}": count for reason, count in sorted(processor.faults.items())},
+                  **{f"no_go.{reason}": count for reason, count in sorted(processor.verdicts.items())}}
+        status = DiagnosticStatus(level=level, name=f"{self.get_name()}: segmentation", hardware_id="actiseg",
+                                  message="running" if faults == 0 else f"{faults} input faults so far",
+                                  values=[KeyValue(key=k, value=str(v)) for k, v in values.items()])
+        self.pub_diagnostics.publish(DiagnosticArray(header=Header(stamp=self.get_clock().now().to_msg()),
+                                                     status=[status]))
+
+    def _now_s(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def destroy_node(self) -> None:
+        self.running = False
+        self.slot.close()
+        self.worker.join(timeout=5.0)
+        super().destroy_node()
+
+
+def _gate_fields() -> list[tuple[str, type]]:
+    """GateConfig's thresholds as ``gate.*`` parameters (the pixel threshold is the node's own parameter)."""
+    return [(f.name, type(f.default)) for f in fields(GateConfig) if f.name != "pixel_threshold"]
+
+
+def _stamp_s(header: Header) -> float:
+    return header.stamp.sec + header.stamp.nanosec * 1e-9
+
+
+def _image_message(header: Header, raw: RawImage) -> Image:
+    return Image(header=header, height=raw.height, width=raw.width, encoding=raw.encoding,
+                 is_bigendian=raw.is_bigendian, step=raw.step, data=raw.data)
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args)
+    try:
+        node = SegmenterNode()
+    except ActiSegError as exc:  # a bad model folder, backend or parameter: one line, no traceback
+        sys.stderr.write(f"{NODE_NAME}: error: {exc}\n")
+        rclpy.try_shutdown()
+        return 1
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
