@@ -13,6 +13,8 @@ setup(
             "actiseg-data=actiseg_core.data.cli:main",
             "actiseg-train=training.train:main",
             "actiseg-evaluate=training.evaluate:main",
+            "actiseg-export-onnx=actiseg_core.export.onnx_export:main",
+            "actiseg-bag=training.bag_tools:main",
         ]
     },
 )

@@ -1,0 +1,91 @@
+"""Play a bag over DDS to a running ``actiseg_segmenter`` node and collect its answers (``actiseg-bag replay --live``).
+
+Like ``ros2 bag play --clock`` (which this project's registries lack): the recorded CDR bytes are published
+unchanged at the recorded pace (scaled by ``rate``), with ``/clock`` following the recording, so a node started
+with ``use_sim_time:=true`` sees the recording's time (narration and image ages are then those of the recording).
+Answers on ``/active_objects`` are matched to frames by header stamp; a frame the node skipped (its latest-frame
+slot dropped it) has no answer. Latency = wall time from publishing a frame to receiving its answer.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import rclpy
+from rclpy.node import Node
+from rclpy.qos import QoSProfile
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CompressedImage, Image
+
+from actiseg_core.errors import ActiSegError
+from actiseg_ros.msg import ActionNarration, ActiveObjects
+from training.bag_tools import COMPRESSED_TOPIC, NARRATION_TOPIC, RAW_TOPIC, Answer, BagFrame
+
+NODE_WAIT_S = 20.0  # how long to wait for the node to subscribe before giving up
+SETTLE_S = 2.0  # how long to wait for answers after the last frame
+
+
+def replay_live(frames: list[BagFrame], rate: float = 1.0, progress: bool = True) -> dict[int, Answer]:
+    """Publish ``frames`` (with their narrations and /clock) and return the node's answers by image stamp."""
+    rclpy.init()
+    node = Node("actiseg_bag_player")
+    try:
+        return _play(node, frames, rate, progress)
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+def _play(node: Node, frames: list[BagFrame], rate: float, progress: bool) -> dict[int, Answer]:
+    compressed = hasattr(frames[0].image_message, "format") if frames else True
+    image_pub = node.create_publisher(CompressedImage if compressed else Image,
+                                      COMPRESSED_TOPIC if compressed else RAW_TOPIC, QoSProfile(depth=5))
+    narration_pub = node.create_publisher(ActionNarration, NARRATION_TOPIC, QoSProfile(depth=10))
+    clock_pub = node.create_publisher(Clock, "/clock", QoSProfile(depth=10))
+    answers: dict[int, Answer] = {}
+    sent_at: dict[int, float] = {}
+    lock = threading.Lock()
+
+    def on_answer(message: ActiveObjects) -> None:
+        stamp = message.header.stamp.sec * 10**9 + message.header.stamp.nanosec
+        mask = message.mask
+        labels = (np.frombuffer(bytes(mask.data), np.uint8).reshape(mask.height, mask.step)[:, :mask.width]
+                  if mask.height and mask.width else None)
+        with lock:
+            latency = 1000 * (time.monotonic() - sent_at[stamp]) if stamp in sent_at else float("nan")
+            answers[stamp] = Answer(message.gate.go, list(message.gate.reasons), labels, latency)
+
+    node.create_subscription(ActiveObjects, "/active_objects", on_answer, QoSProfile(depth=50))
+    executor = rclpy.executors.SingleThreadedExecutor()
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    deadline = time.monotonic() + NODE_WAIT_S
+    while image_pub.get_subscription_count() == 0 or narration_pub.get_subscription_count() == 0:
+        if time.monotonic() > deadline:
+            raise ActiSegError(f"no node subscribed to {image_pub.topic_name} and {NARRATION_TOPIC} within "
+                               f"{NODE_WAIT_S:.0f} s: start it first (python -m actiseg_ros.node --ros-args "
+                               f"-p use_sim_time:=true ...)")
+        time.sleep(0.1)
+    start_wall = time.monotonic()
+    start_stamp = frames[0].stamp_ns if frames else 0
+    for index, frame in enumerate(frames):
+        due = start_wall + (frame.stamp_ns - start_stamp) * 1e-9 / rate
+        time.sleep(max(due - time.monotonic(), 0.0))
+        clock = Clock()
+        clock.clock.sec, clock.clock.nanosec = divmod(frame.stamp_ns, 10**9)
+        clock_pub.publish(clock)
+        if frame.raw_narration:
+            narration_pub.publish(frame.raw_narration)
+            time.sleep(0.05)  # let the narration land before the sequence's first frame
+        with lock:
+            sent_at[frame.stamp_ns] = time.monotonic()
+        image_pub.publish(frame.raw_image)
+        if progress and index % 20 == 0:
+            print(f"  played {index + 1}/{len(frames)} frames", flush=True)
+    time.sleep(SETTLE_S)
+    executor.shutdown()
+    with lock:
+        return dict(answers)
