@@ -11,6 +11,9 @@ evaluates them), so the image encoder runs once per frame and the decoder over i
 
 Frames are decoded and resized once (bilinear for images, nearest for labels) and kept in memory: the default
 train split (~1,600 frames at 240x320) is ~0.6 GB, and every epoch after the first costs no JPEG/PNG decoding.
+
+Learners that need a second, "strong" view of each frame (NPN's weak -> strong consistency) get one from
+:func:`strong_photometric`: colour and noise only, no geometry, so its pixels line up with the plain view's.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ GRIPPER_LABEL = "gripper"
 #: ActionVOS raises weights 3 and 4 to 5 "by statistic of the training set" (RF_ActionVOS/actionvos.py).
 RAISED_WEIGHT = 5
 TEXT_ENCODER_NAME = "all-MiniLM-L6-v2"
+_STRONG_VIEW_STREAM = 1  # seeds the strong view's draws apart from the flip's, for the same (seed, epoch, frame)
 
 
 def hand_class_ids(root: Path, dataset: ActionVOSDataset) -> frozenset[int]:
@@ -100,6 +104,23 @@ def resize_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """uint8 label (or weight) map -> (H, W), nearest, so no pixel gets a value that is not an object index."""
     height, width = size
     return np.array(Image.fromarray(labels).resize((width, height), Image.Resampling.NEAREST))
+
+
+def strong_photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A strongly distorted copy of a uint8 HxWx3 image: brightness, contrast, saturation (sometimes grey), noise.
+
+    Photometric only (FixMatch-style "strong" augmentation without its geometric operations), because pixel-level
+    consistency compares the two views pixel by pixel. Ranges: brightness and contrast x0.6..1.4, saturation
+    x0.4..1.6 or grey (p 0.2), Gaussian noise sigma 0..0.05 of the range.
+    """
+    pixels = image.astype(np.float32) / 255.0
+    pixels = pixels * rng.uniform(0.6, 1.4)
+    pixels = (pixels - pixels.mean()) * rng.uniform(0.6, 1.4) + pixels.mean()
+    grey = pixels @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    saturation = 0.0 if rng.random() < 0.2 else rng.uniform(0.4, 1.6)
+    pixels = grey[..., None] + saturation * (pixels - grey[..., None])
+    pixels = pixels + rng.normal(0.0, rng.uniform(0.0, 0.05), pixels.shape).astype(np.float32)
+    return (np.clip(pixels, 0.0, 1.0) * 255.0).round().astype(np.uint8)
 
 
 def load_split(root: Path, split: str) -> ActionVOSDataset:
@@ -191,22 +212,25 @@ class FrameItem:
     text_embeddings: Tensor  # [K, D]
     query_ids: Tensor  # [K] int64
     frame_id: int
+    strong_image: Tensor | None = None  # [3, H, W] uint8, with ``strong_view`` only
 
 
 class FrameDataset:
     """Frames of one split with their object queries, resized to ``input_size`` and cached after first use.
 
-    ``hflip`` flips half of the frames of an epoch (image, labels, weights together); the choice is a function
-    of (seed, epoch, frame), so a resumed run flips exactly as an uninterrupted one would.
+    ``hflip`` flips half of the frames of an epoch (image, labels, weights together); ``strong_view`` adds a
+    :func:`strong_photometric` copy of each image. Both draws are functions of (seed, epoch, frame), so a resumed
+    run sees exactly what an uninterrupted one would.
     """
 
     def __init__(self, source: ActionVOSDataset, input_size: tuple[int, int], prompts: PromptTable,
-                 hand_ids: frozenset[int], hflip: bool = False, seed: int = 0) -> None:
+                 hand_ids: frozenset[int], hflip: bool = False, seed: int = 0, strong_view: bool = False) -> None:
         self.source = source
         self.input_size = input_size
         self.hand_ids = hand_ids
         self.hflip = hflip
         self.seed = seed
+        self.strong_view = strong_view
         self._cache: list[CachedFrame | None] = [None] * len(source.frames)
         self.objects: list[list[ObjectInfo]] = [[obj for _, obj in sorted(ref.sequence.objects.items())]
                                                 for ref in source.frames]
@@ -258,6 +282,8 @@ class FrameDataset:
         positives = torch.tensor([obj.positive for obj in objects])
         object_masks = labels_t[None] == indices[:, None, None]  # [K, H, W]
         weights_t = torch.from_numpy(np.ascontiguousarray(weights))
+        strong = (strong_photometric(image, np.random.default_rng([self.seed, epoch, index, _STRONG_VIEW_STREAM]))
+                  if self.strong_view else None)
         return FrameItem(
             image=torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1),
             targets=object_masks & positives[:, None, None],
@@ -266,13 +292,19 @@ class FrameDataset:
             text_embeddings=self.text_embeddings(index),
             query_ids=torch.arange(len(objects)) + self.first_query[index],
             frame_id=index,
+            strong_image=None if strong is None else torch.from_numpy(strong).permute(2, 0, 1),
         )
+
+
+def _images(images: list[Tensor]) -> Tensor:
+    return torch.stack(images).float().div_(255.0)
 
 
 def collate(items: list[FrameItem]) -> QueryBatch:
     """Frames -> one :class:`QueryBatch` with a flat query list and each query's frame index."""
+    strong = [item.strong_image for item in items]
     return QueryBatch(
-        images=torch.stack([item.image for item in items]).float().div_(255.0),
+        images=_images([item.image for item in items]),
         text_embeddings=torch.cat([item.text_embeddings for item in items]),
         frame_index=torch.cat([torch.full((len(item.positives),), b) for b, item in enumerate(items)]),
         targets=torch.cat([item.targets for item in items]).unsqueeze(1).float(),
@@ -280,4 +312,5 @@ def collate(items: list[FrameItem]) -> QueryBatch:
         positives=torch.cat([item.positives for item in items]).float(),
         query_ids=torch.cat([item.query_ids for item in items]),
         frame_ids=torch.tensor([item.frame_id for item in items]),
+        strong_images=None if any(image is None for image in strong) else _images(strong),
     )

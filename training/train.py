@@ -327,6 +327,9 @@ def setup_run(cfg: TrainConfig, info: DistInfo) -> Run:
     if cfg.hflip and kind.keeps_pixel_histories:
         raise ActiSegError(f"--hflip cannot be used with learner {cfg.learner!r}: it keeps per-pixel histories, "
                            "which flipped frames would misalign")
+    if info.world_size > 1 and kind.keeps_pixel_histories:
+        raise ActiSegError(f"learner {cfg.learner!r} keeps per-pixel histories in one process; each of the "
+                           f"{info.world_size} DDP ranks would see other queries: train it with one process")
     last = cfg.out / "last.pt"
     checkpoint = load_checkpoint(last) if cfg.resume and last.is_file() else None
     if checkpoint is not None:
@@ -363,7 +366,7 @@ def setup_run(cfg: TrainConfig, info: DistInfo) -> Run:
     if info.is_main:
         distributed.barrier(info)
     train_frames = FrameDataset(train_source, cfg.input_size, prompts, hand_class_ids(cfg.data, train_source),
-                                hflip=cfg.hflip, seed=cfg.seed)
+                                hflip=cfg.hflip, seed=cfg.seed, strong_view=kind.uses_strong_view)
     val_frames = None if val_source is None else train_frames if val_source is train_source else FrameDataset(
         val_source, cfg.input_size, prompts, hand_class_ids(val_root, val_source))
     sampler = DistributedSampler(train_frames, num_replicas=info.world_size, rank=info.rank, shuffle=True,

@@ -1,18 +1,39 @@
-"""Losses and training strategies (DESIGN §6): the ActionVOS baseline, later the robust learners and PMHM.
+"""Losses and training strategies (DESIGN §6): the ActionVOS baseline, the paper's robust learners and PMHM.
 
 ``get_learner(name, context, **hyper)`` builds one by name; every learner implements :class:`Learner`.
 """
 
+from actiseg_core.learners.apl import APLConfig, APLLearner
 from actiseg_core.learners.base import Learner, LearnerContext, QueryBatch, StepInfo
 from actiseg_core.learners.baseline import BaselineConfig, BaselineLearner
+from actiseg_core.learners.coteaching import CoTeachingConfig, CoTeachingLearner
+from actiseg_core.learners.elr import ELRConfig, ELRLearner
+from actiseg_core.learners.gce import GCEConfig, GCELearner
+from actiseg_core.learners.npn import NPNConfig, NPNLearner
+from actiseg_core.learners.pmhm import PMHMConfig, PMHMLearner
 from actiseg_core.learners.registry import get_learner, learner_names
+from actiseg_core.learners.sce import SCEConfig, SCELearner
 
 __all__ = [
+    "APLConfig",
+    "APLLearner",
     "BaselineConfig",
     "BaselineLearner",
+    "CoTeachingConfig",
+    "CoTeachingLearner",
+    "ELRConfig",
+    "ELRLearner",
+    "GCEConfig",
+    "GCELearner",
     "Learner",
     "LearnerContext",
+    "NPNConfig",
+    "NPNLearner",
+    "PMHMConfig",
+    "PMHMLearner",
     "QueryBatch",
+    "SCEConfig",
+    "SCELearner",
     "StepInfo",
     "get_learner",
     "learner_names",

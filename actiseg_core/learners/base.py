@@ -35,6 +35,8 @@ class QueryBatch:
         positives: [K] float 0/1: is the object active.
         query_ids: [K] int64 stable index of the (frame, object) query in the split, for per-query histories.
         frame_ids: [B] int64 stable index of each frame in the split.
+        strong_images: [B, 3, H, W] a photometrically distorted copy of ``images`` (same geometry, so pixels align),
+            only for learners with ``uses_strong_view`` (NPN's weak -> strong consistency); else None.
     """
 
     images: Tensor
@@ -45,9 +47,11 @@ class QueryBatch:
     positives: Tensor
     query_ids: Tensor
     frame_ids: Tensor
+    strong_images: Tensor | None = None
 
     def to(self, device: torch.device | str) -> QueryBatch:
-        return QueryBatch(**{f.name: getattr(self, f.name).to(device) for f in fields(self)})
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return QueryBatch(**{name: None if value is None else value.to(device) for name, value in values.items()})
 
 
 @dataclass(frozen=True)
@@ -79,9 +83,10 @@ class Learner(ABC):
     """Base class: one network, no state. Subclasses set ``terms`` and ``config_type`` and implement :meth:`loss`.
 
     Class attributes tell the trainer what the learner needs, so nothing is computed or built in vain:
-    ``uses_stage_logits`` (decoder side outputs; PMHM), ``uses_aux_head`` (PMHM's auxiliary head), and
+    ``uses_stage_logits`` (decoder side outputs; PMHM), ``uses_aux_head`` (PMHM's auxiliary head),
     ``keeps_pixel_histories`` (per-pixel state indexed by ``query_ids``: spatial augmentation must be off so the
-    pixels of a query line up from one epoch to the next; ELR, NPN).
+    pixels of a query line up from one epoch to the next, and the state lives in one process; ELR, NPN) and
+    ``uses_strong_view`` (``QueryBatch.strong_images`` must be filled; NPN).
     """
 
     terms: ClassVar[tuple[str, ...]]
@@ -89,6 +94,7 @@ class Learner(ABC):
     uses_stage_logits: ClassVar[bool] = False
     uses_aux_head: ClassVar[bool] = False
     keeps_pixel_histories: ClassVar[bool] = False
+    uses_strong_view: ClassVar[bool] = False
 
     def __init__(self, context: LearnerContext, **hyper: Any) -> None:
         self.model = context.build_model()

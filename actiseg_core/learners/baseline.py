@@ -18,14 +18,15 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from actiseg_core.learners.base import Learner, QueryBatch, StepInfo
-from actiseg_core.learners.losses import dice_loss, positive_focal_loss, sigmoid_focal_loss
+from actiseg_core.learners.base import QueryBatch, StepInfo
+from actiseg_core.learners.losses import pixel_mean, positive_focal_loss, sigmoid_focal_loss
+from actiseg_core.learners.pixel import PixelLossLearner
 from actiseg_core.model.segmenter import SegmenterOutput
 
 
 @dataclass(frozen=True)
 class BaselineConfig:
-    """Hyper-parameters of the ActionVOS loss; defaults are ActionVOS's."""
+    """Hyper-parameters of the ActionVOS loss; defaults are ActionVOS's (alpha, gamma serve both focal terms)."""
 
     alpha: float = 0.25
     gamma: float = 2.0
@@ -34,18 +35,19 @@ class BaselineConfig:
     dice_coef: float = 5.0
 
 
-class BaselineLearner(Learner):
+class BaselineLearner(PixelLossLearner):
     """The ActionVOS loss on the main head; stage and auxiliary outputs are not used."""
 
     terms = ("positive", "mask_focal", "dice")
     config_type = BaselineConfig
     config: BaselineConfig
 
-    def loss(self, outputs: SegmenterOutput, batch: QueryBatch, step: StepInfo) -> tuple[Tensor, dict[str, float]]:
+    def positive_loss(self, outputs: SegmenterOutput, batch: QueryBatch) -> Tensor:
+        return positive_focal_loss(outputs.positive_logits, batch.positives, self.config.alpha, self.config.gamma)
+
+    def pixel_loss(self, outputs: SegmenterOutput, batch: QueryBatch,
+                   step: StepInfo) -> tuple[Tensor, dict[str, Tensor]]:
         cfg = self.config
-        positive = positive_focal_loss(outputs.positive_logits, batch.positives, cfg.alpha, cfg.gamma).mean()
-        pixel = sigmoid_focal_loss(outputs.mask_logits, batch.targets, cfg.alpha, cfg.gamma, batch.weights)
-        mask_focal = pixel.flatten(1).mean(1).mean()
-        dice = dice_loss(outputs.mask_logits, batch.targets).mean()
-        total = cfg.positive_coef * positive + cfg.mask_coef * mask_focal + cfg.dice_coef * dice
-        return total, {"positive": positive.item(), "mask_focal": mask_focal.item(), "dice": dice.item()}
+        mask_focal = pixel_mean(sigmoid_focal_loss(outputs.mask_logits, batch.targets, cfg.alpha, cfg.gamma,
+                                                   batch.weights))
+        return mask_focal, {"mask_focal": mask_focal}

@@ -1,7 +1,8 @@
 """One registry from learner names to factories, shared by ``actiseg-train --learner`` and the benchmark runner.
 
 Entries are listed explicitly (no import-time decorators), so the set of learners is visible in one place and
-registration cannot depend on which modules happen to have been imported.
+registration cannot depend on which modules happen to have been imported. The order is DESIGN §6's (baseline
+first, then the paper's robust learners, then PMHM), and :func:`learner_names` keeps it for help and error texts.
 """
 
 from __future__ import annotations
@@ -10,17 +11,31 @@ import dataclasses
 from typing import Any
 
 from actiseg_core.errors import ActiSegError
+from actiseg_core.learners.apl import APLLearner
 from actiseg_core.learners.base import Learner, LearnerContext
 from actiseg_core.learners.baseline import BaselineLearner
+from actiseg_core.learners.coteaching import CoTeachingLearner
+from actiseg_core.learners.elr import ELRLearner
+from actiseg_core.learners.gce import GCELearner
+from actiseg_core.learners.npn import NPNLearner
+from actiseg_core.learners.pmhm import PMHMLearner
+from actiseg_core.learners.sce import SCELearner
 
 #: name -> Learner subclass, built as ``cls(context, **hyper)``; ``cls.config_type`` lists the hyper-parameters.
 _REGISTRY: dict[str, type[Learner]] = {
     "baseline": BaselineLearner,
+    "coteaching": CoTeachingLearner,
+    "gce": GCELearner,
+    "sce": SCELearner,
+    "apl": APLLearner,
+    "elr": ELRLearner,
+    "npn": NPNLearner,
+    "pmhm": PMHMLearner,
 }
 
 
 def learner_names() -> tuple[str, ...]:
-    return tuple(sorted(_REGISTRY))
+    return tuple(_REGISTRY)
 
 
 def learner_type(name: str) -> type[Learner]:

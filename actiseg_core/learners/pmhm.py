@@ -1,0 +1,121 @@
+"""PMHM learner: parallel main / auxiliary mask heads, consistent on uncertain pixels (paper 003 Sec. IV-B).
+
+``L_seg = L_hard + lambda_head L_head + lambda_layer L_layer`` (Eq. 7), plus the baseline's positive-head loss:
+
+- Eq. 4, uncertain pixels ``U = {|p_m - 0.5| < tau_m  or  ||grad p_m|| > tau_e}`` from the main head's detached
+  probabilities, tau_m 0.20, tau_e 0.85. The paper leaves the gradient operator open; it is the Sobel operator
+  (unnormalised 3x3 kernels, as ``cv2.Sobel``) at the input resolution, so tau_e = 0.85 marks pixels where p
+  changes by more than ~0.1 per pixel: the transition band of a predicted edge, not the flat interior.
+- ``L_hard``: the ActionVOS mask loss (weighted focal with ``mask_coef`` + Dice with ``dice_coef``) on the
+  confident pixels only (outside U), so the ambiguous band, where dilated labels are wrong, is not fitted hard.
+  The auxiliary head gets the same hard loss (``aux_hard_coef`` 1): the paper trains both heads on the labels and
+  aligns them where it is unsure; without it the aux head would only learn to copy the main head. 0 gives the
+  literal reading of Eq. 7 (the aux head learns from L_head alone).
+- Eq. 5 ``L_head``: symmetric KL between main and auxiliary head on U, summed over the batch's U pixels and divided
+  by their number (lambda_head 0.1).
+- Eq. 6 ``L_layer``: symmetric KL between the final map and each earlier decoder stage's side output (strides 32,
+  16, 8, resized to the input), averaged over the L - 1 stages, on U (lambda_layer 0.1).
+- Perturbations of the aux head (paper: "random dropout and decaying-rate freezing"): the model's channel dropout
+  on the aux head's input (``ModelConfig.aux_dropout``, 0.3), and freezing: on a step chosen with probability
+  ``freeze_rate * (1 - step / total_steps)`` (0.5 at the start, decaying linearly to 0) the aux head's output is
+  detached, so it receives no gradient and AdamW leaves its weights unchanged that step, while the main head is
+  still pulled toward it. The draw depends only on the step, so resumed runs and every DDP rank agree.
+
+The aux head exists only in training mode and is dropped at export; with ``uses_aux_head`` the trainer builds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from actiseg_core.learners.base import Learner, QueryBatch, StepInfo
+from actiseg_core.learners.losses import (
+    dice_loss,
+    pixel_mean,
+    positive_focal_loss,
+    sigmoid_focal_loss,
+    symmetric_kl,
+)
+from actiseg_core.learners.pixel import ActionVOSCoefficients
+from actiseg_core.model.segmenter import SegmenterOutput
+
+_SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+_FREEZE_STREAM = 0x504D484D  # "PMHM": keeps the freezing draws apart from any other use of the step number
+
+
+@dataclass(frozen=True)
+class PMHMConfig(ActionVOSCoefficients):
+    """Paper 003 Sec. V-B: tau_m 0.20, tau_e 0.85, lambda_head = lambda_layer = 0.1; the rest as the docstring says."""
+
+    tau_m: float = 0.20
+    tau_e: float = 0.85
+    head_coef: float = 0.1
+    layer_coef: float = 0.1
+    aux_hard_coef: float = 1.0
+    freeze_rate: float = 0.5
+
+
+def gradient_magnitude(probabilities: Tensor) -> Tensor:
+    """Sobel ``||grad p||`` per pixel of [K, 1, H, W] maps, borders replicated."""
+    kernels = torch.stack([_SOBEL_X, _SOBEL_X.T]).unsqueeze(1).to(probabilities)
+    gradients = F.conv2d(F.pad(probabilities, (1, 1, 1, 1), mode="replicate"), kernels)
+    return gradients.pow(2).sum(1, keepdim=True).sqrt()
+
+
+def uncertain_pixels(main_logits: Tensor, tau_m: float, tau_e: float) -> Tensor:
+    """Eq. 4: bool [K, 1, H, W], near the decision boundary or on a steep edge of the main head's map."""
+    probabilities = main_logits.detach().sigmoid()
+    return ((probabilities - 0.5).abs() < tau_m) | (gradient_magnitude(probabilities) > tau_e)
+
+
+def mean_over(values: Tensor, mask: Tensor) -> Tensor:
+    """Sum of ``values`` over ``mask`` divided by its size (Eq. 5-6's ``1 / sum_t |U_t|``); 0 when U is empty."""
+    return (values * mask).sum() / mask.sum().clamp(min=1)
+
+
+def freeze_probability(step: StepInfo, freeze_rate: float) -> float:
+    """The decaying freezing rate: ``freeze_rate`` at step 0, 0 at the last step."""
+    return freeze_rate * (1.0 - step.step / max(1, step.total_steps))
+
+
+def aux_frozen(step: StepInfo, freeze_rate: float) -> bool:
+    """Whether the aux head is frozen on this step: a draw that depends on the step alone."""
+    return bool(np.random.default_rng([_FREEZE_STREAM, step.step]).random() < freeze_probability(step, freeze_rate))
+
+
+class PMHMLearner(Learner):
+    terms = ("positive", "hard", "hard_aux", "head", "layer", "uncertain", "aux_frozen")
+    config_type = PMHMConfig
+    config: PMHMConfig
+    uses_stage_logits = True
+    uses_aux_head = True
+
+    def hard_loss(self, logits: Tensor, batch: QueryBatch, confident: Tensor) -> Tensor:
+        """ActionVOS's mask loss (focal + Dice, their coefficients) on the confident pixels; mean over queries."""
+        cfg = self.config
+        focal = pixel_mean(confident * sigmoid_focal_loss(logits, batch.targets, weights=batch.weights))
+        return (cfg.mask_coef * focal + cfg.dice_coef * dice_loss(logits, batch.targets, confident)).mean()
+
+    def loss(self, outputs: SegmenterOutput, batch: QueryBatch, step: StepInfo) -> tuple[Tensor, dict[str, float]]:
+        if outputs.aux_logits is None or not outputs.stage_logits:
+            raise ValueError("PMHM needs the aux head and the stage outputs (a training-mode model built with "
+                             "aux_head=True, called with with_stages=True)")
+        cfg, main = self.config, outputs.mask_logits
+        uncertain = uncertain_pixels(main, cfg.tau_m, cfg.tau_e)
+        frozen = aux_frozen(step, cfg.freeze_rate)
+        aux = outputs.aux_logits.detach() if frozen else outputs.aux_logits
+        positive = positive_focal_loss(outputs.positive_logits, batch.positives).mean()
+        hard, hard_aux = self.hard_loss(main, batch, ~uncertain), self.hard_loss(aux, batch, ~uncertain)
+        head = mean_over(symmetric_kl(main, aux), uncertain)
+        layer = mean_over(torch.stack([symmetric_kl(main, stage) for stage in outputs.stage_logits]).mean(0),
+                          uncertain)
+        total = (cfg.positive_coef * positive + hard + cfg.aux_hard_coef * hard_aux + cfg.head_coef * head
+                 + cfg.layer_coef * layer)
+        return total, {"positive": positive.item(), "hard": hard.item(), "hard_aux": hard_aux.item(),
+                       "head": head.item(), "layer": layer.item(), "uncertain": uncertain.float().mean().item(),
+                       "aux_frozen": float(frozen)}

@@ -1,0 +1,147 @@
+"""The ActiSeg-NL runner end to end on a micro protocol (2 conditions x 2 methods, 4 steps of a tiny model on the
+VISOR-layout fixture): outputs, cache hits on a second run, resume of an interrupted cell, one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from test_learners_train import STOP_AT, StopAfter  # the same simulated Ctrl-C as the trainer's resume tests
+
+from training import benchmark
+from training import train as train_module
+from training.benchmark import CONDITION_BY_KEY, Cell, Protocol, main, plan
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "visor_mini"
+STEPS = 4
+MICRO = ["--steps", str(STEPS), "--batch-frames", "2", "--input-size", "64x96", "--image-encoder", "resnet_small",
+         "--ckpt-every", "2", "--threads", "1", "--no-progress", "--methods", "baseline", "elr",
+         "--conditions", "clean", "mask9"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """The machine's 2 cores are shared: oversubscribed OpenMP threads slow torch down by an order of magnitude."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixture with its val split copied as the train split (the protocol corrupts train, scores val)."""
+    data = tmp_path_factory.mktemp("benchmark") / "data"
+    shutil.copytree(FIXTURE, data)
+    for folder in ("JPEGImages_Sparse", "Annotations_Sparse"):
+        shutil.copytree(data / folder / "val", data / folder / "train")
+    shutil.copy(data / "ImageSets" / "val.json", data / "ImageSets" / "train.json")
+    return data
+
+
+@pytest.fixture(scope="module")
+def first_run(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("benchmark") / "out"
+    assert main(["--data", str(root), "--out", str(out), *MICRO]) == 0
+    return out
+
+
+def _results(out: Path) -> list[dict]:
+    return sorted((json.loads(path.read_text()) for path in out.glob("cells/*/*/*/result.json")),
+                  key=lambda r: (r["condition"], r["method"]))
+
+
+def test_every_cell_is_trained_on_its_view_and_scored_on_clean_val(first_run: Path) -> None:
+    results = _results(first_run)
+    assert [(r["condition"], r["method"]) for r in results] == [("clean", "baseline"), ("clean", "elr"),
+                                                                ("mask9", "baseline"), ("mask9", "elr")]
+    clean_hash = results[0]["clean_data_hash"]
+    for result in results:
+        assert result["seed"] == 0 and result["steps"] == STEPS and result["wall_s"] > 0 and result["commit"]
+        assert result["data_hash"]["val"] == clean_hash["val"]  # always scored on the clean val split
+        assert (result["data_hash"]["train"] == clean_hash["train"]) == (result["condition"] == "clean")
+        assert set(benchmark.METRIC_COLUMNS) <= result["metrics"].keys()
+    noisy = results[2]["noise"]
+    assert noisy["names_changed"] == 0 and noisy["mask_severity"]["all"]["mIoU"] < 1.0
+    (view,) = first_run.glob(f"views/mask9-noise0-{clean_hash['train'][:8]}")
+    manifest = json.loads((view / "noise.json").read_text())
+    assert manifest["mask_kernel"] == 9 and manifest["text_rate"] == 0.0
+
+
+def test_tables_csv_json_and_plots_are_written(first_run: Path) -> None:
+    tables = (first_run / "tables.md").read_text()
+    assert "## Clean" in tables and "## Mask-9 (clean names)" in tables and "masks vs clean: mIoU" in tables
+    assert "| Method | p-mIoU↑ | n-mIoU↓ | p-cIoU↑ | n-cIoU↓ | gIoU↑ | Acc↑ | seeds |" in tables
+    with open(first_run / "tables.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["condition"], r["method"]) for r in rows] == [("clean", "baseline"), ("clean", "elr"),
+                                                             ("mask9", "baseline"), ("mask9", "elr")]
+    summary = json.loads((first_run / "results.json").read_text())
+    assert len(summary["cells"]) == 4 and summary["protocol"]["steps"] == STEPS
+    assert summary["summary"]["mask9"]["elr"]["seeds"] == [0]
+    for plot in ("noise_sweeps.png", "tradeoff.png"):
+        assert (first_run / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_second_run_reads_every_cell_from_the_cache(root: Path, first_run: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    before = _results(first_run)
+
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a cached cell was trained again")
+
+    monkeypatch.setattr(benchmark, "train", no_training)
+    assert main(["--data", str(root), "--out", str(first_run), *MICRO]) == 0
+    assert _results(first_run) == before
+
+
+def test_an_interrupted_cell_resumes_from_its_last_checkpoint(root: Path, first_run: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--data", str(root), "--out", str(tmp_path), *MICRO[:-4], "--methods", "elr", "--conditions", "mask9"]
+    with monkeypatch.context() as patch:
+        patch.setattr(train_module, "StopRequest", StopAfter)
+        assert main(args) == 130
+    assert "rerun the same command to resume" in capsys.readouterr().err
+    (cell,) = tmp_path.glob("cells/mask9/elr/seed0-*")
+    assert not (cell / "result.json").exists()
+    assert torch.load(cell / "run" / "last.pt", weights_only=True)["step"] == STOP_AT
+    assert main(args) == 0
+    (resumed,) = _results(tmp_path)
+    assert resumed["resumed_at_step"] == STOP_AT and resumed["steps"] == STEPS
+    reference = next(r for r in _results(first_run) if (r["condition"], r["method"]) == ("mask9", "elr"))
+    assert resumed["config_hash"] == reference["config_hash"]
+    assert resumed["metrics"] == reference["metrics"]  # the resumed cell computed what the uninterrupted one did
+
+
+def test_pmhm_runs_only_under_mask_noise_and_settings_make_new_cells() -> None:
+    cells = plan(["clean", "name20", "mask9", "name60+mask21"], ["baseline", "pmhm"], [0, 1])
+    assert [(c.condition.key, c.method) for c in cells if c.seed == 0] == [
+        ("clean", "baseline"), ("name20", "baseline"), ("mask9", "baseline"), ("mask9", "pmhm"),
+        ("name60+mask21", "baseline"), ("name60+mask21", "pmhm")]
+    cell = Cell(CONDITION_BY_KEY["mask9"], "baseline", 0)
+    hashes = {benchmark.identity_hash(benchmark.cell_identity(
+        cell, benchmark.train_config(cell, protocol, Path(), Path(), 0, "cpu", False), 0, {"train": "a"}))
+        for protocol in (Protocol(steps=10), Protocol(steps=20), Protocol(steps=10, batch_frames=4))}
+    assert len(hashes) == 3
+
+
+@pytest.mark.parametrize(("change", "code", "message"), [
+    (["--conditions", "name90"], 2, "invalid choice: 'name90'"),
+    (["--methods", "pmhm", "--conditions", "clean"], 1, "no cells to run: PMHM runs only under mask noise"),
+    (["--data", "{tmp}/missing"], 1, "data root not found"),
+    (["--seeds", "-1"], 2, "expected a non-negative integer"),
+])
+def test_bad_input_is_one_line_and_a_non_zero_exit(root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                   change: list[str], code: int, message: str) -> None:
+    argv = ["--data", str(root), "--out", str(tmp_path / "out"), *MICRO, *[c.format(tmp=tmp_path) for c in change]]
+    try:
+        returned = main(argv)
+    except SystemExit as exc:  # argparse errors
+        returned = int(exc.code)
+    stderr = capsys.readouterr().err.strip().splitlines()
+    assert returned == code and len(stderr) == 1 and message in stderr[0], stderr
