@@ -65,6 +65,10 @@ class SegmenterNode(Node):
 
     def __init__(self) -> None:
         super().__init__(NODE_NAME)
+        # Set first: rclpy's shutdown destroys even a node whose construction failed (bad parameter, model).
+        self.slot: LatestSlot[Frame] = LatestSlot()
+        self.worker: threading.Thread | None = None
+        self.running = False
         p = self._declare_parameters()
         segmenter = Segmenter.load(p["model_dir"], backend=p["backend"], threads=p["threads"] or None,
                                    pixel_threshold=p["pixel_threshold"],
@@ -74,7 +78,6 @@ class SegmenterNode(Node):
         self.processor = StreamProcessor(segmenter, gate, tuple(p["vocabulary"]), p["enforce_vocabulary"])
         self.max_pixels = p["max_image_pixels"]
         self.min_period_s = 1.0 / p["max_rate_hz"] if p["max_rate_hz"] > 0 else 0.0
-        self.slot: LatestSlot[Frame] = LatestSlot()
         self.undecodable = 0
         self.last_inference_ms = 0.0
 
@@ -234,7 +237,8 @@ class SegmenterNode(Node):
     def destroy_node(self) -> None:
         self.running = False
         self.slot.close()
-        self.worker.join(timeout=5.0)
+        if self.worker is not None:
+            self.worker.join(timeout=5.0)
         super().destroy_node()
 
 

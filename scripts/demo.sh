@@ -1,12 +1,25 @@
 #!/usr/bin/env bash
-# Main job on a fresh machine: install, render a small ActiSeg-Sim benchmark, print its statistics, make a noisy
-# training view (Alg. 1 + Alg. 2) of it and report the noise severity. Output lands under out/demo/.
+# Main job on a fresh machine (README command one): install and build, render a short ActiSeg-Sim episode, record
+# it as a rosbag2, start the segmenter node on the shipped default model, play the bag to it from a separate
+# process over DDS, print the node's per-frame GO / NO-GO with reasons, write an overlay video, stop the node.
+# Ends by itself; output lands under out/demo/ (DEMO_OUT to change).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup_env.sh"
+source scripts/ros_env.sh
 out="${DEMO_OUT:-out/demo}"
-actiseg-data render --out "$out/sim" --split train --clips 6 --seed 0
-actiseg-data render --out "$out/sim" --split val --clips 2 --seed 0
-actiseg-data stats "$out/sim" --splits train val --json "$out/stats.json"
-actiseg-data corrupt --root "$out/sim" --split train --out "$out/sim_name40_mask15" --text-rate 0.4 --mask-kernel 15
-actiseg-data noise-report --root "$out/sim" --split train --out "$out/noise_report"
-echo "demo finished: data in $out/sim, noisy view in $out/sim_name40_mask15, report in $out/noise_report"
+clips="${DEMO_CLIPS:-3}"
+export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-$(( $$ % 100 + 1 ))}"  # keep the demo's traffic to itself
+
+actiseg-data render --out "$out/sim" --split val --clips "$clips" --seed 0
+rm -rf "$out/episode.bag"
+actiseg-bag to-bag --data "$out/sim" --split val --out "$out/episode.bag" --fps 5
+
+python -m actiseg_ros.node --ros-args --params-file config/segment.yaml -p use_sim_time:=true \
+  -p image_transport:=compressed -r image/compressed:=/camera/image_raw/compressed -r narration:=/narration \
+  > "$out/node.log" 2>&1 &
+node_pid=$!
+trap 'kill -INT "$node_pid" 2>/dev/null || true; wait "$node_pid" 2>/dev/null || true' EXIT
+
+actiseg-bag replay --bag "$out/episode.bag" --live --video --out "$out/replay"
+echo "demo finished: per-frame verdicts above; node log $out/node.log; overlay video $out/replay/overlay.mp4;" \
+     "scores $out/replay/replay.json"

@@ -42,3 +42,8 @@ if ! .venv/bin/python -m actiseg_core.export.onnx_export --checkpoint models/def
   cat .venv/export_default.log >&2
   exit 1
 fi
+
+# The ROS 2 package built with colcon into install/: the messages, the node's and the CLIs' `ros2 run`
+# executables (DESIGN.md §10; first run ≈30 s, then milliseconds while nothing changed). A process that imports
+# actiseg_ros.msg sources scripts/ros_env.sh first.
+bash scripts/build_ros.sh

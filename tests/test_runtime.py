@@ -156,6 +156,7 @@ def test_oversized_image_is_rejected_before_any_work() -> None:
     ("   ", NAMES, "narration is empty"),
     (b"take cup", NAMES, "narration must be text"),
     ("x" * 1001, NAMES, "1001 characters"),
+    ("take \ufffd\ufffd", NAMES, "not valid UTF-8"),
     (NARRATION, "cup", "list of strings"),
     (NARRATION, ["cup", 3], "list of strings"),
     (NARRATION, ["cup", " "], "object name is empty"),

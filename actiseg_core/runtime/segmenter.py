@@ -28,6 +28,7 @@ PIXEL_THRESHOLD = 0.5
 POSITIVE_THRESHOLD = 0.75
 MAX_NARRATION_CHARS = 1000
 MAX_QUERIES = 64  # the exported graph's K bound
+UNDECODABLE = "\ufffd"  # what rclpy (and Python's "replace" decoding) puts where bytes were not UTF-8
 #: 4K UHD: the label map and probabilities are produced at the camera's resolution, K maps at once.
 MAX_IMAGE_PIXELS = 3840 * 2160
 
@@ -174,6 +175,8 @@ def check_prompts(narration: Any, object_names: Any) -> None:
         raise InputError(f"narration must be text, got {type(narration).__name__}")
     if not normalise_text(narration):
         raise InputError("narration is empty")
+    if UNDECODABLE in narration:
+        raise InputError("narration is not valid UTF-8 (ROS replaced undecodable bytes with U+FFFD)")
     if len(narration) > MAX_NARRATION_CHARS:
         raise InputError(f"narration has {len(narration)} characters (limit {MAX_NARRATION_CHARS})")
     if not isinstance(object_names, list | tuple) or not all(isinstance(name, str) for name in object_names):

@@ -1,0 +1,139 @@
+"""The ROS 2 node over real DDS (issue 5 acceptance): the node, a publisher and a listener are separate processes.
+
+Uses the colcon build that scripts/setup_env.sh makes (messages + installed packages) and the session's tiny
+exported model; each test runs on its own ROS_DOMAIN_ID so nothing else on the machine is heard.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+_domains = itertools.count(os.getpid() % 60 + 110)  # 110..229 minus a margin: valid Fast DDS domain ids
+
+
+@pytest.fixture(scope="module")
+def ros_env() -> dict[str, str]:
+    if not (REPO / "install" / "actiseg_ros").is_dir():
+        pytest.skip("no colcon build (install/actiseg_ros): run scripts/setup_env.sh, which builds the messages")
+    done = subprocess.run(["bash", "-c", "source scripts/ros_env.sh && env -0"], cwd=REPO, capture_output=True,
+                          check=True)
+    return dict(item.split("=", 1) for item in done.stdout.decode().split("\0") if "=" in item)
+
+
+def _env(ros_env: dict[str, str]) -> dict[str, str]:
+    return {**ros_env, "ROS_DOMAIN_ID": str(next(_domains) % 232), "OMP_NUM_THREADS": "1"}
+
+
+def _node(env: dict[str, str], model_dir: Path, *params: str) -> subprocess.Popen:
+    overrides = [item for param in params for item in ("-p", param)]
+    return subprocess.Popen([sys.executable, "-m", "actiseg_ros.node", "--ros-args", "--params-file",
+                             str(REPO / "config" / "segment.yaml"), "-p", f"model_dir:={model_dir}",
+                             "-p", "threads:=1", "-p", "diagnostics_period_s:=0.5", *overrides],
+                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _probe(env: dict[str, str], *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "actiseg_ros.probe", *args], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _stop(node: subprocess.Popen) -> str:
+    node.terminate()
+    try:
+        return node.communicate(timeout=20)[0]
+    except subprocess.TimeoutExpired:
+        node.kill()
+        return node.communicate()[0]
+
+
+def test_masks_gate_and_headers_over_dds(ros_env, tiny_export, tmp_path) -> None:
+    env = _env(ros_env)
+    node = _node(env, tiny_export.out_dir, "positive_threshold:=0.0")
+    answers_file = tmp_path / "answers.json"
+    try:
+        listener = _probe(env, "listen", "--duration", "16", "--out", str(answers_file))
+        publisher = _probe(env, "publish", "--rate", "10", "--size", "120x160", "--duration", "5",
+                           "--narration", "take the cup", "--names", "cup,robot hand,plate")
+        publisher.wait(timeout=90)
+        listener.wait(timeout=90)
+    finally:
+        alive = node.poll() is None
+        log = _stop(node)
+    assert publisher.returncode == 0 and listener.returncode == 0 and alive, (
+        publisher.communicate()[0], listener.communicate()[0], log)
+    published = json.loads(publisher.communicate()[0].strip().splitlines()[-1])["published"]
+    recorded = json.loads(answers_file.read_text())
+    answers = recorded["answers"]
+    assert 0.5 * published <= len(answers) <= published, log
+    for answer in answers:
+        assert answer["frame_id"] == answer["mask_frame_id"] == "probe_camera"
+        assert answer["stamp_ns"] == answer["mask_stamp_ns"] == answer["gate_stamp_ns"]  # the image's header
+        assert answer["mask"] == [120, 160, "mono8", 160, 120 * 160]
+        assert set(answer["labels"]) <= {0, 1, 2, 3}
+        assert answer["names"] == ["cup", "robot hand", "plate"] and len(answer["scores"]) == 3
+        assert 0 < answer["latency_ms"] < 5000 and answer["inference_ms"] > 0
+        assert answer["go"] == (answer["reasons"] == [])
+    assert len({answer["stamp_ns"] for answer in answers}) == len(answers)  # one answer per image
+    diagnostics = [d for d in recorded["diagnostics"] if "frames_received" in d]
+    assert diagnostics and int(diagnostics[-1]["frames_processed"]) >= len(answers)
+    assert max(int(d["backlog"]) for d in diagnostics) <= 1
+
+
+def test_bad_inputs_never_kill_the_node_and_are_counted(ros_env, tiny_export, tmp_path) -> None:
+    env = _env(ros_env)
+    node = _node(env, tiny_export.out_dir, "enforce_vocabulary:=true", "vocabulary:=[cup, robot hand]",
+                 "image_qos:=reliable", "image_qos_depth:=10")
+    answers_file = tmp_path / "answers.json"
+    try:
+        listener = _probe(env, "listen", "--duration", "25", "--out", str(answers_file))
+        faults = _probe(env, "faults", "--pause", "0.5", "--flood-seconds", "2")
+        sent = faults.communicate(timeout=120)[0]
+        listener.wait(timeout=120)
+    finally:
+        alive = node.poll() is None
+        log = _stop(node)
+    assert faults.returncode == 0 and listener.returncode == 0, (sent, listener.communicate()[0], log)
+    assert alive, f"the node died on bad input: {log}"
+    assert "Traceback" not in log, log
+    recorded = json.loads(answers_file.read_text())
+    reasons = [tuple(answer["reasons"]) for answer in recorded["answers"]]
+    for expected in [("no_narration",), ("bad_image_encoding",), ("bad_image_step",), ("empty_image",),
+                     ("image_too_large",), ("invalid_narration",)]:
+        assert expected in reasons, (expected, reasons)
+    assert not any(a["go"] for a in recorded["answers"] if a["reasons"] and a["reasons"][0] in
+                   {"bad_image_encoding", "bad_image_step", "empty_image", "image_too_large"})
+    final = recorded["answers"][-1]  # the good frame after everything: segmented again, no input fault
+    assert final["mask"][:2] == [48, 64] and final["names"] == ["cup"]
+    last = [d for d in recorded["diagnostics"] if "frames_received" in d][-1]
+    assert int(last["fault.invalid_narration"]) >= 4  # empty, 20,000 characters, not UTF-8, unknown names
+    assert "not valid UTF-8" in log and "not in the vocabulary: unicorn" in log
+    assert int(last["fault.bad_image_encoding"]) == 2 and int(last["fault.image_too_large"]) == 1
+    assert int(last["frames_dropped"]) > 0 and int(last["backlog"]) <= 1  # the 200 Hz flood was shed, not queued
+    assert last["level"] == 1  # WARN: faults were seen
+
+
+@pytest.mark.parametrize(("param", "message"), [
+    ("image_transport:=carrier_pigeon", "parameter image_transport"),
+    ("backend:=tensorflow", "unknown backend"),
+])
+def test_bad_configuration_is_one_line_and_exit_1(ros_env, tiny_export, param, message) -> None:
+    node = _node(_env(ros_env), tiny_export.out_dir, param)
+    output = node.communicate(timeout=60)[0]
+    assert node.returncode == 1 and message in output and "Traceback" not in output, output
+
+
+def test_missing_model_is_one_line_and_exit_1(ros_env, tmp_path) -> None:
+    node = _node(_env(ros_env), tmp_path / "nothing")
+    started = time.monotonic()
+    output = node.communicate(timeout=60)[0]
+    assert node.returncode == 1 and "model folder not found" in output and "Traceback" not in output
+    assert time.monotonic() - started < 60
