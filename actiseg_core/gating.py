@@ -41,7 +41,8 @@ REASONS = (
 class GateConfig:
     """Thresholds of every check (a check with an infinite or zero bound never fires).
 
-    Defaults: fitted on ActiSeg-Sim val for the default model by ``benchmarks/gate_fit.py`` (checks the fit left
+    Defaults: fitted on ActiSeg-Sim val for the node's default model (``models/default_int8``) by
+    ``benchmarks/gate_fit.py`` (checks the fit left
     off keep neutral bounds). Not fitted: the temporal IoU (annotated frames are far apart in time; set it for a
     stream), the ages (offline data has none) and PMHM's tau_m / tau_e. The area bound depends on the camera:
     refit on your own validation data (``benchmarks/gate_fit.py --data ... --model ...``) before trusting it.
@@ -50,8 +51,8 @@ class GateConfig:
     pixel_threshold: float = 0.5
     min_mask_confidence: float = 0.0
     min_positive_score: float = 0.0
-    max_inactive_score: float = 0.225
-    min_area_fraction: float = 0.0084
+    max_inactive_score: float = 0.2476
+    min_area_fraction: float = 0.0085
     max_area_fraction: float = 1.0
     max_fragment_mass: float = 1.0
     max_leakage: float = 1.0

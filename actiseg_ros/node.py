@@ -3,8 +3,9 @@
 Subscribes ``image`` (sensor_msgs/Image, or sensor_msgs/CompressedImage on ``image/compressed`` with
 ``image_transport: compressed``) and ``narration`` (actiseg_ros/ActionNarration, or std_msgs/String with
 ``narration_type: string``). Publishes ``active_objects`` (mask + verdict in one message), ``mask`` (mono8 label
-map), ``probability`` (32FC1), ``gate`` (ManipulationGate), ``overlay`` (rgb8, computed only while subscribed) and
-``/diagnostics``. Output headers are the source image's header.
+map), ``probability`` (32FC1), ``gate`` (ManipulationGate), ``overlay`` (rgb8) and ``/diagnostics``; all but
+``active_objects`` and diagnostics are only computed and sent while someone subscribes. Output headers are the
+source image's header.
 
 Threading: the subscription callbacks only deserialise and hand the newest frame to a one-slot mailbox; one worker
 thread decodes, segments, gates and publishes. So a fast camera never builds a backlog: frames the worker could
@@ -199,6 +200,8 @@ class SegmenterNode(Node):
         return result
 
     def _publish(self, frame: Frame, result: FrameResult) -> None:
+        """``active_objects`` always; the single-purpose topics only while someone listens (each mask or
+        probability image is a copy of 0.3-1.2 MB per 640x480 frame to serialise, worth skipping at 30 Hz)."""
         gate = ManipulationGate(header=frame.header, go=result.go, p_confidence=result.p_confidence,
                                 n_risk=result.n_risk, boundary_uncertainty=result.boundary_uncertainty,
                                 temporal_stability=result.temporal_stability, reasons=list(result.reasons))
@@ -210,9 +213,11 @@ class SegmenterNode(Node):
             object_ids=list(range(1, len(names) + 1)) if result.label_map is not None else [],
             scores=[float(s) for s in result.scores], active=[bool(a) for a in result.active], gate=gate,
             inference_ms=float(result.inference_ms)))
-        self.pub_gate.publish(gate)
-        self.pub_mask.publish(mask)
-        if result.union_probability is not None:
+        if self.pub_gate.get_subscription_count():
+            self.pub_gate.publish(gate)
+        if self.pub_mask.get_subscription_count():
+            self.pub_mask.publish(mask)
+        if result.union_probability is not None and self.pub_probability.get_subscription_count():
             self.pub_probability.publish(_image_message(frame.header, encode_32fc1(result.union_probability)))
 
     # --- diagnostics --------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Fit the GO / NO-GO thresholds on one split, report NO-GO precision / recall on another (DESIGN §8).
 
-    python benchmarks/gate_fit.py --model models/default --data data/actiseg_sim --fit-split val --report-split test
+    python benchmarks/gate_fit.py --model models/default_int8 --data data/actiseg_sim \
+        --fit-split val --report-split test
 
 A frame is a *true failure* when its p-IoU, the mean IoU of predicted and true masks over the objects that are
 active in it (at the annotation's resolution), is below 0.5. Each frame goes through the runtime
@@ -196,7 +197,8 @@ def plot(walk: list[dict[str, float]], splits: dict[str, tuple[list, np.ndarray]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, default=Path("models/default"))
+    parser.add_argument("--model", type=Path, default=Path("models/default_int8"),
+                        help="model folder (default: the node's CPU default, the int8 copy of the default model)")
     parser.add_argument("--data", type=Path, default=Path("data/actiseg_sim"))
     parser.add_argument("--fit-split", default="val")
     parser.add_argument("--report-split", default="test")

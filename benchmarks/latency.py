@@ -3,7 +3,8 @@
     python benchmarks/latency.py --model models/default --threads 2
 
 For every available backend (torch eager is the reference; onnxruntime CPU the default; onnxruntime CUDA /
-TensorRT and native TensorRT where they load), every camera size (240x320, 480x640) and K = 1, 4, 8, it times
+TensorRT and native TensorRT where they load), on the fp32 model folder and its int8 copy (rows ``-int8``; the
+node's CPU default), every camera size (240x320, 480x640) and K = 1, 4, 8, it times
 ``Segmenter.predict`` end to end (preprocess graph, segmenter, postprocess graph to the camera's resolution; prompt
 embeddings are cached, as they are between narration changes) and the segmenter graph alone. Backends are
 measured in interleaved rounds in one process, so a burst of load from elsewhere hits all of them alike and the
@@ -46,13 +47,19 @@ def test_image(height: int, width: int) -> np.ndarray:
     return image.astype(np.uint8)
 
 
-def load_backends(model: Path, threads: int, wanted: list[str]) -> tuple[dict[str, Segmenter], dict[str, str]]:
+def load_backends(model: Path, int8_model: Path | None, threads: int,
+                  wanted: list[str]) -> tuple[dict[str, Segmenter], dict[str, str]]:
+    """Every wanted backend on the fp32 folder, and the graph backends again on the int8 folder (suffix -int8)."""
     loaded, unavailable = {}, {}
-    for name in wanted:
+    runs = [(name, model) for name in wanted]
+    if int8_model is not None:
+        runs += [(name, int8_model) for name in wanted if name != REFERENCE]  # torch runs model.pt: no int8 graph
+    for name, folder in runs:
+        label = name if folder == model else f"{name}-int8"
         try:
-            loaded[name] = Segmenter.load(model, backend=name, threads=threads)
+            loaded[label] = Segmenter.load(folder, backend=name, threads=threads)
         except ActiSegError as exc:
-            unavailable[name] = str(exc)
+            unavailable[label] = str(exc)
     return loaded, unavailable
 
 
@@ -84,6 +91,8 @@ def summary(samples: list[float]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=Path("models/default"))
+    parser.add_argument("--int8-model", type=Path, default=Path("models/default_int8"),
+                        help="int8 copy of --model (actiseg_core.export.quantize); 'none' to skip")
     parser.add_argument("--threads", type=int, default=2, help="intra-op threads of every backend")
     parser.add_argument("--repeats", type=int, default=100, help="timed calls per backend and configuration")
     parser.add_argument("--rounds", type=int, default=4, help="interleaving rounds the repeats are split into")
@@ -91,7 +100,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
-    segmenters, unavailable = load_backends(args.model, args.threads, args.backends)
+    int8_model = None if str(args.int8_model) == "none" else args.int8_model
+    segmenters, unavailable = load_backends(args.model, int8_model, args.threads, args.backends)
     rows = []
     configurations = [(size, k) for size in SIZES for k in QUERIES]
     for (height, width), queries in tqdm(configurations, desc="latency", unit="config"):
@@ -103,7 +113,8 @@ def main() -> None:
                          "image": f"{height}x{width}", "queries": queries, **total,
                          "model_p50_ms": summary(samples["model"])["p50_ms"],
                          "speedup_vs_torch_eager": round(reference / total["p50_ms"], 2) if reference else None})
-    report = {"model": str(args.model), "model_input": list(next(iter(segmenters.values())).input_size),
+    report = {"model": str(args.model), "int8_model": str(int8_model),
+              "model_input": list(next(iter(segmenters.values())).input_size),
               "threads": args.threads, "repeats": args.repeats, "rounds": args.rounds, "rows": rows,
               "unavailable": unavailable, "machine": machine(),
               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -118,7 +129,8 @@ def markdown(report: dict[str, object]) -> str:
     m = report["machine"]
     lines = ["# Runtime latency", "",
              f"`Segmenter.predict` end to end (preprocess, segmenter, postprocess to the camera's resolution; cached "
-             f"prompts), model `{report['model']}` (graph input {report['model_input'][0]}x"
+             f"prompts), model `{report['model']}` and its int8 copy `{report['int8_model']}` (rows `-int8`; graph "
+             f"input {report['model_input'][0]}x"
              f"{report['model_input'][1]}), {report['threads']} threads, {report['repeats']} calls per cell in "
              f"{report['rounds']} interleaved rounds. Machine: {m['cpu']}, {m['cores']} cores, commit {m['commit']}, "
              f"{report['measured_at']}.", "",

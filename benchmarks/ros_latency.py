@@ -132,7 +132,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=180.0)
     parser.add_argument("--rate", type=float, default=30.0)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--model", default="models/default")
+    parser.add_argument("--model", default="models/default_int8", help="model folder (default: the node's default)")
     parser.add_argument("--domain-id", type=int, default=77)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()

@@ -24,7 +24,8 @@ def generate_launch_description() -> LaunchDescription:
     share = get_package_share_directory("actiseg_ros")
     arguments = {
         "params_file": (os.path.join(share, "config", "segment.yaml"), "node parameters (YAML)"),
-        "model_dir": (os.path.join(share, "models", "default"), "model folder (model.json + ONNX graphs)"),
+        "model_dir": (os.path.join(share, "models", "default_int8"),
+                      "model folder (model.json + ONNX graphs); models/default is the fp32 one"),
         "backend": ("onnxruntime", "onnxruntime | onnxruntime-cuda | onnxruntime-tensorrt | tensorrt | torch"),
         "image_topic": ("image", "camera topic (sensor_msgs/Image; <topic>/compressed when image_transport is "
                                  "compressed)"),

@@ -78,7 +78,7 @@ fi
 # 2. colcon build, when anything it reads changed: the build inputs' contents, and the list of files of the
 #    installed folders (their contents are linked, not copied, so only a new or removed file needs an install).
 installed_dirs=()
-for dir in actiseg_ros actiseg_core training launch config; do
+for dir in actiseg_ros actiseg_core training launch config models; do
   if [ -d "$dir" ]; then installed_dirs+=("$dir"); fi
 done
 build_stamp="$(
@@ -86,7 +86,7 @@ build_stamp="$(
     echo "$venv"
     echo "$deps_stamp"
     cat CMakeLists.txt package.xml msg/*.msg scripts/build_ros.sh
-    find "${installed_dirs[@]}" -name __pycache__ -prune -o -type f ! -name '*.pyc' -print | LC_ALL=C sort
+    find "${installed_dirs[@]}" \( -name __pycache__ -o -name engines \) -prune -o -type f ! -name "*.pyc" ! -name prompts.pt -print | LC_ALL=C sort
   } | sha256sum | cut -d' ' -f1
 )"
 stamp_file="install/.actiseg_build_stamp"

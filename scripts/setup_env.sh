@@ -37,11 +37,24 @@ export MUJOCO_GL="${MUJOCO_GL:-egl}"
 # The shipped default model as a deployment folder (ONNX graphs, tokenizer, model.json) beside its checkpoint:
 # the runtime, the ROS node and the demo load it. Built once from models/default/model.pt (~25 s), then skipped
 # while the checkpoint is unchanged.
-if ! .venv/bin/python -m actiseg_core.export.onnx_export --checkpoint models/default/model.pt --out models/default \
-    --if-stale > .venv/export_default.log 2>&1; then
-  cat .venv/export_default.log >&2
-  exit 1
+# Then its int8 copy (models/default_int8), the node's default on CPUs: calibrated on 4 rendered ActiSeg-Sim train
+# clips (~20 s once; the same clips, seed 0, as the first 4 of the default training render).
+quietly() {  # run a setup step, show its log only if it fails
+  local log_file="$1"
+  shift
+  if ! "$@" > "$log_file" 2>&1; then
+    cat "$log_file" >&2
+    exit 1
+  fi
+}
+quietly .venv/export_default.log .venv/bin/python -m actiseg_core.export.onnx_export \
+  --checkpoint models/default/model.pt --out models/default --if-stale
+if [ ! -f data/calibration_sim/ImageSets/train.json ]; then
+  quietly .venv/calibration_render.log .venv/bin/actiseg-data render --out data/calibration_sim --split train \
+    --clips 4 --seed 0
 fi
+quietly .venv/quantize_default.log .venv/bin/python -m actiseg_core.export.quantize --model models/default \
+  --data data/calibration_sim --split train --out models/default_int8 --if-stale
 
 # The ROS 2 package built with colcon into install/: the messages, the node's and the CLIs' `ros2 run`
 # executables (DESIGN.md §10; first run ≈30 s, then milliseconds while nothing changed). A process that imports

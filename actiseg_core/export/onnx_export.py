@@ -63,7 +63,7 @@ SEGMENTER_FILE = "segmenter.onnx"
 TEXT_ENCODER_FILE = "text_encoder.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 # Loaded by transformers' AutoTokenizer if someone debugs with it; the tokenizers package needs tokenizer.json only.
-_TOKENIZER_SIDE_FILES = ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
+TOKENIZER_SIDE_FILES = ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
 
 
 @dataclass
@@ -201,7 +201,7 @@ def export_segmenter(checkpoint: Path, out_dir: Path, opset: int = 18) -> Export
     if not (out_dir / CHECKPOINT_FILE).exists() or not (out_dir / CHECKPOINT_FILE).samefile(checkpoint):
         atomic_write_bytes(out_dir / CHECKPOINT_FILE, checkpoint.read_bytes())
     source_folder = Path(encoder.tokenizer.name_or_path)
-    for name in _TOKENIZER_SIDE_FILES:
+    for name in TOKENIZER_SIDE_FILES:
         atomic_write_bytes(out_dir / name, (source_folder / name).read_bytes())
     # model.json last: its presence means the folder is complete and its hashes match the files.
     graphs = {SEGMENTER_FILE: segmenter_bytes, TEXT_ENCODER_FILE: text_bytes, **processing}

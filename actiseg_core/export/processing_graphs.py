@@ -63,13 +63,15 @@ def postprocess_graph() -> bytes:
         helper.make_node("Concat", ["logits_shape", "image_size"], ["sizes"], axis=0),
         helper.make_node("Resize", ["mask_logits", "", "", "sizes"], ["upsampled"], mode="linear",
                          coordinate_transformation_mode="half_pixel"),
-        helper.make_node("Sigmoid", ["upsampled"], ["upsampled_probabilities_4d"]),
-        helper.make_node("Squeeze", ["upsampled_probabilities_4d", "axis1"], ["upsampled_probabilities"]),
+        helper.make_node("Squeeze", ["upsampled", "axis1"], ["upsampled_logits"]),
         helper.make_node("GreaterOrEqual", ["positive_scores", "positive_threshold"], ["active"]),
         helper.make_node("Unsqueeze", ["active", "axes12"], ["active_3d"]),
-        helper.make_node("Where", ["active_3d", "upsampled_probabilities", "zero"], ["active_probabilities"]),
-        helper.make_node("ArgMax", ["active_probabilities"], ["best"], axis=0, keepdims=0),
-        helper.make_node("ReduceMax", ["active_probabilities", "axis0"], ["union_probability"], keepdims=0),
+        # Sigmoid is monotonic: argmax and the pixel threshold work on logits, so only the winning map (one
+        # [H, W] plane, not K) is ever passed through a sigmoid at the camera's resolution.
+        helper.make_node("Where", ["active_3d", "upsampled_logits", "lowest"], ["active_logits"]),
+        helper.make_node("ArgMax", ["active_logits"], ["best"], axis=0, keepdims=0),
+        helper.make_node("ReduceMax", ["active_logits", "axis0"], ["best_logit"], keepdims=0),
+        helper.make_node("Sigmoid", ["best_logit"], ["union_probability"]),
         helper.make_node("GreaterOrEqual", ["union_probability", "pixel_threshold"], ["foreground"]),
         helper.make_node("Add", ["best", "one_int"], ["label_int"]),
         helper.make_node("Where", ["foreground", "label_int", "zero_int"], ["label_int_map"]),
@@ -79,7 +81,7 @@ def postprocess_graph() -> bytes:
         helper.make_tensor("axis0", TensorProto.INT64, [1], [0]),
         helper.make_tensor("axis1", TensorProto.INT64, [1], [1]),
         helper.make_tensor("axes12", TensorProto.INT64, [2], [1, 2]),
-        helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+        helper.make_tensor("lowest", TensorProto.FLOAT, [], [-1e30]),  # sigmoid(-1e30) = 0: inactive = zero
         helper.make_tensor("one_int", TensorProto.INT64, [], [1]),
         helper.make_tensor("zero_int", TensorProto.INT64, [], [0]),
     ]

@@ -18,7 +18,7 @@ from typing import Any
 from actiseg_core.errors import ActiSegError
 
 METADATA_FILE = "model.json"
-FORMAT = "actiseg-onnx/1"
+FORMAT = "actiseg-onnx/2"  # 2: postprocess thresholds on logits (one sigmoid plane)
 CHECKPOINT_FILE = "model.pt"
 
 
