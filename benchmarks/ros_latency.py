@@ -105,8 +105,9 @@ def markdown(report: dict) -> str:
         f"| {report['published']} | {report['answered']} ({100 * report['answered_fraction']:.1f}%) | {lat['p50']} | "
         f"{lat['p90']} | {lat['p99']} | {lat['max']} | {report['inference_ms_p50']} |", "",
         f"Backlog: latency p50 {backlog['first_30s_p50_ms']} ms in the first 30 s and {backlog['last_30s_p50_ms']} ms "
-        f"in the last 30 s (trend {backlog['slope_ms_per_minute']} ms per minute); the node's slot held at most "
-        f"{backlog['node_backlog_max']} frame; it received {backlog['node_frames_received']} frames and dropped "
+        f"in the last 30 s (trend {backlog['slope_ms_per_minute']} ms per minute); the node's one-frame slot held "
+        f"{backlog['node_backlog_max']} waiting frame(s) at most when sampled; it received "
+        f"{backlog['node_frames_received']} frames and dropped "
         f"{backlog['node_frames_dropped']} (latest-frame-wins). Every answer's header (and its mask's and gate's) "
         f"equals its image's header: {report['headers_match']}.", "",
         "![latency over time](ros_latency.png)", ""])
