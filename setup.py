@@ -15,6 +15,8 @@ setup(
             "actiseg-evaluate=training.evaluate:main",
             "actiseg-export-onnx=actiseg_core.export.onnx_export:main",
             "actiseg-bag=training.bag_tools:main",
+            "actiseg-benchmark=training.benchmark:main",
+            "actiseg-quantize=actiseg_core.export.quantize:main",
         ]
     },
 )

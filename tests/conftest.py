@@ -16,6 +16,16 @@ from actiseg_core.model import ModelConfig, build_segmenter
 TINY_HEIGHT, TINY_WIDTH = 64, 96
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """The machine's 2 cores are shared: oversubscribed OpenMP threads slow torch down by an order of magnitude.
+    Modules that train opt in with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A ResNet-small checkpoint at 64x96 whose FiLM is not the identity, so the masks depend on the text, and

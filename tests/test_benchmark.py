@@ -23,13 +23,7 @@ MICRO = ["--steps", str(STEPS), "--batch-frames", "2", "--input-size", "64x96", 
          "--conditions", "clean", "mask9"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The machine's 2 cores are shared: oversubscribed OpenMP threads slow torch down by an order of magnitude."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -22,13 +22,7 @@ from training.train import main as train_main
 FIXTURE = Path(__file__).parent / "fixtures" / "visor_mini"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The machine's 2 cores are shared: oversubscribed OpenMP threads slow torch down by an order of magnitude."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
