@@ -18,7 +18,13 @@ python -m actiseg_ros.node --ros-args --params-file config/segment.yaml -p use_s
   -p image_transport:=compressed -r image/compressed:=/camera/image_raw/compressed -r narration:=/narration \
   > "$out/node.log" 2>&1 &
 node_pid=$!
-trap 'kill -INT "$node_pid" 2>/dev/null || true; wait "$node_pid" 2>/dev/null || true' EXIT
+# SIGTERM, not SIGINT: a background job of a non-interactive shell starts with SIGINT ignored.
+stop_node() {
+  kill -TERM "$node_pid" 2>/dev/null || return 0
+  for _ in $(seq 50); do kill -0 "$node_pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$node_pid" 2>/dev/null || true
+}
+trap stop_node EXIT
 
 actiseg-bag replay --bag "$out/episode.bag" --live --video --out "$out/replay"
 echo "demo finished: per-frame verdicts above; node log $out/node.log; overlay video $out/replay/overlay.mp4;" \

@@ -33,7 +33,8 @@ def exported(tiny_export) -> ExportResult:
 
 
 def test_parity_within_tolerance_for_k1_k4_and_text(exported) -> None:
-    expected = {f"{output}[K={k}]" for k in (1, 4) for output in ("mask_logits", "positive_logits")}
+    expected = {f"{output}[B={b},K={k}]" for b, k in ((1, 1), (1, 4), (2, 3))
+                for output in ("mask_logits", "positive_logits")}
     assert set(exported.parity) == expected | {"text_embeddings"}
     assert PARITY_TOLERANCE == 1e-4
     assert all(diff <= 1e-4 for diff in exported.parity.values()), exported.parity

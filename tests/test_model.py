@@ -254,7 +254,7 @@ def test_a_few_adam_steps_learn_two_text_conditioned_masks() -> None:
 # ---- ONNX ---------------------------------------------------------------------------------------------------------
 
 def test_onnx_export_with_dynamic_k_matches_torch() -> None:
-    """The deployment graph (one frame, K queries) exports and onnxruntime agrees. Takes ~10 s (dynamo export)."""
+    """The deployment graph (B frames, K queries each) exports and onnxruntime agrees. ~10 s (dynamo export)."""
     import onnxruntime
 
     from actiseg_core.export.onnx_export import export_inference_graph
@@ -263,13 +263,14 @@ def test_onnx_export_with_dynamic_k_matches_torch() -> None:
     model = build_segmenter(ModelConfig(pretrained=False, fusion="film+attn", input_height=HEIGHT, input_width=WIDTH))
     _randomise_film(model)
     graph = InferenceGraph(model.eval()).eval()
-    image = _images(1)
     session = onnxruntime.InferenceSession(export_inference_graph(model), providers=["CPUExecutionProvider"])
-    for num_queries in (1, 3):
-        text = _text(num_queries, seed=num_queries)
+    for frames, num_queries in ((1, 1), (1, 3), (3, 2)):
+        image, text = _images(frames), _text(num_queries, seed=num_queries)
         masks, positives = session.run(None, {"images": image.numpy(), "text_embeddings": text.numpy()})
         with torch.no_grad():
             expected_masks, expected_positives = graph(image, text)
-        assert masks.shape == (num_queries, 1, HEIGHT, WIDTH) and positives.shape == (num_queries,)
+            single_masks, _ = graph(image[-1:], text)  # frame-major rows: the last K rows are the last frame
+        assert masks.shape == (frames * num_queries, 1, HEIGHT, WIDTH) and positives.shape == (frames * num_queries,)
+        np.testing.assert_allclose(expected_masks[-num_queries:].numpy(), single_masks.numpy(), rtol=0, atol=1e-5)
         np.testing.assert_allclose(masks, expected_masks.numpy(), rtol=0, atol=1e-4)
         np.testing.assert_allclose(positives, expected_positives.numpy(), rtol=0, atol=1e-4)

@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-_domains = itertools.count(os.getpid() % 60 + 110)  # 110..229 minus a margin: valid Fast DDS domain ids
+# Domain ids 30..79: above 101 Fast DDS's ports fall into Linux's ephemeral range (32768+) and discovery fails now
+# and then (seen here: one run in five heard nothing, then hung in shutdown).
+_domains = itertools.count(os.getpid() % 40 + 30)
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,7 @@ def ros_env() -> dict[str, str]:
 
 
 def _env(ros_env: dict[str, str]) -> dict[str, str]:
-    return {**ros_env, "ROS_DOMAIN_ID": str(next(_domains) % 232), "OMP_NUM_THREADS": "1"}
+    return {**ros_env, "ROS_DOMAIN_ID": str(next(_domains)), "OMP_NUM_THREADS": "1"}
 
 
 def _node(env: dict[str, str], model_dir: Path, *params: str) -> subprocess.Popen:

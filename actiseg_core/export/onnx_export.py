@@ -3,7 +3,7 @@
 ``export_segmenter(checkpoint, out_dir)`` writes, into ``out_dir``:
 
 * ``segmenter.onnx``: :class:`InferenceGraph` (image encoder, fusion, decoder; main mask head and positive head; the
-  PMHM aux head and decoder stage outputs are left out), one frame at the checkpoint's input size, dynamic K.
+  PMHM aux head and decoder stage outputs are left out), at the checkpoint's input size, dynamic batch and K.
 * ``text_encoder.onnx``: frozen MiniLM, ``(input_ids, attention_mask) [N, L] int64 -> embeddings [N, 384]``, mean
   pooled over the mask and L2-normalised, dynamic N and L.
 * ``tokenizer.json`` (configured to pad to the longest prompt and truncate at the text encoder's maximum length, so
@@ -52,7 +52,7 @@ from actiseg_core.runtime.model_dir import CHECKPOINT_FILE, FORMAT, METADATA_FIL
 
 PROG = "actiseg-export-onnx"
 PARITY_TOLERANCE = 1e-4
-PARITY_QUERIES = (1, 4)
+PARITY_SHAPES = ((1, 1), (1, 4), (2, 3))  # (frames B, queries K)
 # Different lengths, so the padded batch exercises the attention mask in the pooling.
 PARITY_PROMPTS = (
     "knife",
@@ -70,7 +70,7 @@ TOKENIZER_SIDE_FILES = ("vocab.txt", "tokenizer_config.json", "special_tokens_ma
 class ExportResult:
     """What :func:`export_segmenter` wrote and how closely onnxruntime matched torch.
 
-    ``parity`` maps an output (``"mask_logits[K=4]"``, ``"positive_logits[K=1]"``, ``"text_embeddings"``) to its
+    ``parity`` maps an output (``"mask_logits[B=1,K=4]"``, ``"positive_logits[B=2,K=3]"``, ``"text_embeddings"``) to its
     max abs difference; all are <= :data:`PARITY_TOLERANCE` or the export raises.
     """
 
@@ -96,17 +96,20 @@ class TextEmbeddingGraph(nn.Module):
 def export_inference_graph(segmenter: ActiveObjectSegmenter, opset: int = 18) -> bytes:
     """Serialised, checker-validated ONNX of the segmenter's deployment graph at its configured input size.
 
-    The image is static (1 frame, config size: the runtime resizes to it) and K is dynamic, so one file serves any
-    number of queried objects. The segmenter is put in eval mode, which drops the aux head and dropout.
+    The image size is static (the config's: the runtime resizes to it); the batch B (up to 16 frames) and K (up to
+    64 queries) are dynamic, so one file serves any number of queried objects and batched replay. The segmenter is
+    put in eval mode, which drops the aux head and dropout.
     """
     config = segmenter.config
     graph = InferenceGraph(segmenter.eval()).eval()
-    image = torch.zeros(1, 3, config.input_height, config.input_width)
-    text = F.normalize(torch.ones(2, config.text_dim), dim=1)  # K = 2: torch.export specialises sizes 0 and 1
+    # B = 2, K = 3: torch.export specialises sizes 0 and 1, and equal example sizes would be tied together
+    image = torch.zeros(2, 3, config.input_height, config.input_width)
+    text = F.normalize(torch.ones(3, config.text_dim), dim=1)
     program = torch.onnx.export(graph, (image, text), dynamo=True, opset_version=opset, verbose=False,
                                 input_names=["images", "text_embeddings"],
                                 output_names=["mask_logits", "positive_logits"],
-                                dynamic_shapes={"images": None, "text_embeddings": {0: torch.export.Dim("K", max=64)}})
+                                dynamic_shapes={"images": {0: torch.export.Dim("B", max=16)},
+                                                "text_embeddings": {0: torch.export.Dim("K", max=64)}})
     return _checked_bytes(program.model_proto)
 
 
@@ -138,20 +141,20 @@ def deployment_tokenizer(encoder: TextEncoder) -> bytes:
 
 
 def segmenter_parity(segmenter: ActiveObjectSegmenter, onnx_bytes: bytes) -> dict[str, float]:
-    """Max abs difference torch vs onnxruntime of both outputs for each K in :data:`PARITY_QUERIES`."""
+    """Max abs difference torch vs onnxruntime of both outputs for each (B, K) in :data:`PARITY_SHAPES`."""
     config = segmenter.config
     graph = InferenceGraph(segmenter.eval()).eval()
     session = _session(onnx_bytes)
     generator = torch.Generator().manual_seed(0)
-    image = torch.rand(1, 3, config.input_height, config.input_width, generator=generator)
     diffs = {}
-    for num_queries in PARITY_QUERIES:
-        text = F.normalize(torch.randn(num_queries, config.text_dim, generator=generator), dim=1)
-        masks, positives = session.run(None, {"images": image.numpy(), "text_embeddings": text.numpy()})
+    for frames, queries in PARITY_SHAPES:
+        images = torch.rand(frames, 3, config.input_height, config.input_width, generator=generator)
+        text = F.normalize(torch.randn(queries, config.text_dim, generator=generator), dim=1)
+        masks, positives = session.run(None, {"images": images.numpy(), "text_embeddings": text.numpy()})
         with torch.no_grad():
-            expected_masks, expected_positives = graph(image, text)
-        diffs[f"mask_logits[K={num_queries}]"] = _max_abs_diff(masks, expected_masks)
-        diffs[f"positive_logits[K={num_queries}]"] = _max_abs_diff(positives, expected_positives)
+            expected_masks, expected_positives = graph(images, text)
+        diffs[f"mask_logits[B={frames},K={queries}]"] = _max_abs_diff(masks, expected_masks)
+        diffs[f"positive_logits[B={frames},K={queries}]"] = _max_abs_diff(positives, expected_positives)
     return diffs
 
 
@@ -231,8 +234,8 @@ def _metadata(segmenter: ActiveObjectSegmenter, encoder: TextEncoder, source: di
         "normalisation": "feed RGB float32 in 0..1 (uint8 / 255); the encoder's mean/std normalisation is inside "
                          "segmenter.onnx",
         "prompts": "normalise prompts (lower-case, collapse whitespace) as training did; tokenise with tokenizer.json",
-        "segmenter": {"file": SEGMENTER_FILE, "inputs": ["images [1,3,H,W]", "text_embeddings [K,384]"],
-                      "outputs": ["mask_logits [K,1,H,W]", "positive_logits [K]"]},
+        "segmenter": {"file": SEGMENTER_FILE, "inputs": ["images [B,3,H,W]", "text_embeddings [K,384]"],
+                      "outputs": ["mask_logits [B*K,1,H,W] (row b*K+k)", "positive_logits [B*K]"]},
         "text_encoder": {"file": TEXT_ENCODER_FILE, "tokenizer": TOKENIZER_FILE, "max_length": encoder.max_length,
                          "inputs": ["input_ids [N,L] int64", "attention_mask [N,L] int64"],
                          "outputs": ["embeddings [N,384] L2-normalised"]},

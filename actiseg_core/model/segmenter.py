@@ -115,11 +115,14 @@ class ActiveObjectSegmenter(nn.Module):
 
 
 class InferenceGraph(nn.Module):
-    """The deployment graph: one frame, K queries, tensors only (what ONNX export traces).
+    """The deployment graph: B frames under one narration, the same K queries for each, tensors only (what ONNX
+    export traces).
 
-    ``forward(images [1, 3, H, W] float 0..1, text_embeddings [K, text_dim]) -> (mask_logits [K, 1, H, W],
-    positive_logits [K])``. Put the segmenter in eval mode first, so the aux head is not part of it; stage
-    outputs are skipped.
+    ``forward(images [B, 3, H, W] float 0..1, text_embeddings [K, text_dim]) -> (mask_logits [B*K, 1, H, W],
+    positive_logits [B*K])``, frame-major: row ``b * K + k`` is frame b, query k, so B = 1 gives the [K, ...]
+    layout every consumer reads. Put the segmenter in eval mode first, so the aux head is not part of it; stage
+    outputs are skipped. The frame index is built with arithmetic rather than ``repeat_interleave``, which the
+    dynamo exporter specialises to the example batch size.
     """
 
     def __init__(self, segmenter: ActiveObjectSegmenter) -> None:
@@ -127,7 +130,10 @@ class InferenceGraph(nn.Module):
         self.segmenter = segmenter
 
     def forward(self, images: Tensor, text_embeddings: Tensor) -> tuple[Tensor, Tensor]:
-        output = self.segmenter(images, text_embeddings, with_stages=False)
+        frames, (queries, dim) = images.shape[0], text_embeddings.shape
+        frame_index = torch.div(torch.arange(frames * queries, device=images.device), queries, rounding_mode="floor")
+        text = text_embeddings.unsqueeze(0).expand(frames, queries, dim).reshape(frames * queries, dim)
+        output = self.segmenter(images, text, frame_index, with_stages=False)
         return output.mask_logits, output.positive_logits
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from actiseg_core.errors import ActiSegError
 
 METADATA_FILE = "model.json"
-FORMAT = "actiseg-onnx/2"  # 2: postprocess thresholds on logits (one sigmoid plane)
+FORMAT = "actiseg-onnx/3"  # 2: postprocess thresholds on logits; 3: segmenter graph with a dynamic batch
 CHECKPOINT_FILE = "model.pt"
 
 

@@ -7,8 +7,9 @@ import (its test skips with that reason elsewhere); the engine cache logic it re
 (``set_input_shape`` / ``set_tensor_address`` / ``execute_async_v3``); no torch: device memory and copies go through
 cuda-python's runtime bindings.
 
-The engine has one optimisation profile for K = 1..``max_queries`` (opt 4) at the model's fixed input size;
-asking for more queries than that is a :class:`BackendError`, not a TensorRT crash.
+The engine has one optimisation profile: one frame (the runtime predicts frame by frame) at the model's fixed input
+size, K = 1..``max_queries`` (opt 4); asking for more queries than that is a :class:`BackendError`, not a TensorRT
+crash.
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ class TensorRTBackend:
         if self.key.precision == "fp16":
             config.set_flag(trt.BuilderFlag.FP16)
         profile = builder.create_optimization_profile()
+        height, width = self.key.input_size
+        profile.set_shape("images", (1, 3, height, width), (1, 3, height, width), (1, 3, height, width))
         profile.set_shape("text_embeddings", (1, text_dim), (min(OPT_QUERIES, self.key.max_queries), text_dim),
                           (self.key.max_queries, text_dim))
         config.add_optimization_profile(profile)
@@ -123,6 +126,7 @@ class TensorRTBackend:
         if queries > self.max_queries:
             raise BackendError(f"{queries} object queries exceed the TensorRT engine's profile (max {self.max_queries}"
                                f"); rebuild with a larger max_queries")
+        self.context.set_input_shape("images", self.shapes["images"])
         self.context.set_input_shape("text_embeddings", (queries, self.text_dim))
         host_to_device = self.cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
         device_to_host = self.cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
