@@ -62,7 +62,7 @@ def test_masks_gate_and_headers_over_dds(ros_env, tiny_export, tmp_path) -> None
     node = _node(env, tiny_export.out_dir, "positive_threshold:=0.0")
     answers_file = tmp_path / "answers.json"
     try:
-        listener = _probe(env, "listen", "--duration", "16", "--out", str(answers_file))
+        listener = _probe(env, "listen", "--duration", "16", "--out", str(answers_file), "--labels")
         publisher = _probe(env, "publish", "--rate", "10", "--size", "120x160", "--duration", "5",
                            "--narration", "take the cup", "--names", "cup,robot hand,plate")
         publisher.wait(timeout=90)
