@@ -45,7 +45,9 @@ def run(args: argparse.Namespace) -> dict[str, object]:
                             stderr=subprocess.STDOUT, text=True)
     try:
         listener = subprocess.Popen([sys.executable, "-m", "actiseg_ros.probe", "listen", "--duration",
-                                     str(args.duration + 15), "--out", str(answers_file)], env=env)
+                                     str(args.duration + 15), "--out", str(answers_file)], env=env,
+                                    stdout=subprocess.PIPE, text=True)
+        listener.stdout.readline()  # "listening": DDS participants are started one at a time (see probe.listen)
         publisher = subprocess.run([sys.executable, "-m", "actiseg_ros.probe", "publish", "--rate", str(args.rate),
                                     "--size", "480x640", "--duration", str(args.duration), "--delay", "2",
                                     "--narration", "pick up the milk carton", "--names", NAMES],

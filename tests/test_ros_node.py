@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -48,32 +49,74 @@ def _probe(env: dict[str, str], *args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _stop(node: subprocess.Popen) -> str:
-    node.terminate()
+def _stop(process: subprocess.Popen) -> str:
+    """Stop a process (if still running) and return everything it printed."""
+    process.terminate()
     try:
-        return node.communicate(timeout=20)[0]
+        return process.communicate(timeout=20)[0]
     except subprocess.TimeoutExpired:
-        node.kill()
-        return node.communicate()[0]
+        process.kill()
+        return process.communicate()[0]
+
+
+@dataclass
+class Session:
+    """What one node + listener + client run produced."""
+
+    client_output: str
+    client_code: int
+    listener_code: int
+    node_alive: bool
+    node_log: str
+    recorded: dict
+
+
+def _session(ros_env: dict[str, str], model_dir: Path, node_params: list[str], client: list[str],
+             listen_seconds: float, out: Path) -> Session:
+    """Node, then the listener, then the client (a probe command), each its own process, on a fresh domain.
+
+    DDS participants are started one at a time (the listener prints "listening" once up). Fast DDS still leaves a
+    participant unmatched for good now and then (here about one start in eight: the client's "no node subscribed"
+    or a listener that heard nothing); such a run is repeated once on a new domain. Anything else fails at once.
+    """
+    for attempt in (1, 2):
+        env = _env(ros_env)
+        node = _node(env, model_dir, *node_params)
+        answers_file = out / f"answers_{attempt}.json"
+        try:
+            listener = _probe(env, "listen", "--duration", str(listen_seconds), "--out", str(answers_file),
+                              "--labels")
+            line = listener.stdout.readline()
+            assert line.strip() == "listening", line + _stop(listener)
+            client_process = _probe(env, *client)
+            client_output = _finish(client_process, listen_seconds + 60)
+            _finish(listener, 60)
+        finally:
+            alive = node.poll() is None
+            log = _stop(node)
+        recorded = json.loads(answers_file.read_text()) if answers_file.is_file() else {}
+        unmatched = "no node subscribed" in client_output or not recorded.get("diagnostics")
+        if not unmatched or attempt == 2:
+            return Session(client_output, client_process.returncode, listener.returncode, alive, log, recorded)
+    raise AssertionError("unreachable")
+
+
+def _finish(process: subprocess.Popen, timeout: float) -> str:
+    """Wait for a client to end by itself; a hung one is stopped, so the test fails with its output, not a hang."""
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    return _stop(process)
 
 
 def test_masks_gate_and_headers_over_dds(ros_env, tiny_export, tmp_path) -> None:
-    env = _env(ros_env)
-    node = _node(env, tiny_export.out_dir, "positive_threshold:=0.0")
-    answers_file = tmp_path / "answers.json"
-    try:
-        listener = _probe(env, "listen", "--duration", "16", "--out", str(answers_file), "--labels")
-        publisher = _probe(env, "publish", "--rate", "10", "--size", "120x160", "--duration", "5",
-                           "--narration", "take the cup", "--names", "cup,robot hand,plate")
-        publisher.wait(timeout=90)
-        listener.wait(timeout=90)
-    finally:
-        alive = node.poll() is None
-        log = _stop(node)
-    assert publisher.returncode == 0 and listener.returncode == 0 and alive, (
-        publisher.communicate()[0], listener.communicate()[0], log)
-    published = json.loads(publisher.communicate()[0].strip().splitlines()[-1])["published"]
-    recorded = json.loads(answers_file.read_text())
+    run = _session(ros_env, tiny_export.out_dir, ["positive_threshold:=0.0"],
+                   ["publish", "--rate", "10", "--size", "120x160", "--duration", "5", "--narration", "take the cup",
+                    "--names", "cup,robot hand,plate"], 16, tmp_path)
+    assert run.client_code == 0 and run.listener_code == 0 and run.node_alive, (run.client_output, run.node_log)
+    published = json.loads(run.client_output.strip().splitlines()[-1])["published"]
+    recorded, log = run.recorded, run.node_log
     answers = recorded["answers"]
     assert 0.5 * published <= len(answers) <= published, log
     for answer in answers:
@@ -91,22 +134,13 @@ def test_masks_gate_and_headers_over_dds(ros_env, tiny_export, tmp_path) -> None
 
 
 def test_bad_inputs_never_kill_the_node_and_are_counted(ros_env, tiny_export, tmp_path) -> None:
-    env = _env(ros_env)
-    node = _node(env, tiny_export.out_dir, "enforce_vocabulary:=true", "vocabulary:=[cup, robot hand]",
-                 "image_qos:=reliable", "image_qos_depth:=10")
-    answers_file = tmp_path / "answers.json"
-    try:
-        listener = _probe(env, "listen", "--duration", "25", "--out", str(answers_file))
-        faults = _probe(env, "faults", "--pause", "0.5", "--flood-seconds", "2")
-        sent = faults.communicate(timeout=120)[0]
-        listener.wait(timeout=120)
-    finally:
-        alive = node.poll() is None
-        log = _stop(node)
-    assert faults.returncode == 0 and listener.returncode == 0, (sent, listener.communicate()[0], log)
-    assert alive, f"the node died on bad input: {log}"
+    run = _session(ros_env, tiny_export.out_dir, ["enforce_vocabulary:=true", "vocabulary:=[cup, robot hand]",
+                                                  "image_qos:=reliable", "image_qos_depth:=10"],
+                   ["faults", "--pause", "0.5", "--flood-seconds", "2"], 25, tmp_path)
+    assert run.client_code == 0 and run.listener_code == 0, (run.client_output, run.node_log)
+    log, recorded = run.node_log, run.recorded
+    assert run.node_alive, f"the node died on bad input: {log}"
     assert "Traceback" not in log, log
-    recorded = json.loads(answers_file.read_text())
     reasons = [tuple(answer["reasons"]) for answer in recorded["answers"]]
     for expected in [("no_narration",), ("bad_image_encoding",), ("bad_image_step",), ("empty_image",),
                      ("image_too_large",), ("invalid_narration",)]:
