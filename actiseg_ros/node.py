@@ -79,7 +79,6 @@ class SegmenterNode(Node):
         self.processor = StreamProcessor(segmenter, gate, tuple(p["vocabulary"]), p["enforce_vocabulary"])
         self.max_pixels = p["max_image_pixels"]
         self.min_period_s = 1.0 / p["max_rate_hz"] if p["max_rate_hz"] > 0 else 0.0
-        self.undecodable = 0
         self.last_inference_ms = 0.0
 
         reliable = QoSProfile(depth=p["output_qos_depth"])
@@ -159,7 +158,6 @@ class SegmenterNode(Node):
         try:
             return deserialize_message(data, message_type)
         except Exception as exc:  # rclpy raises plain Exceptions / UnicodeDecodeError for malformed payloads
-            self.undecodable += 1
             self.processor.faults["undecodable_message"] += 1
             self.get_logger().warning(f"dropped an undecodable {message_type.__name__} message: {exc}")
             return None

@@ -37,8 +37,6 @@ export MUJOCO_GL="${MUJOCO_GL:-egl}"
 # The shipped default model as a deployment folder (ONNX graphs, tokenizer, model.json) beside its checkpoint:
 # the runtime, the ROS node and the demo load it. Built once from models/default/model.pt (~25 s), then skipped
 # while the checkpoint is unchanged.
-# Then its int8 copy (models/default_int8), the node's default on CPUs: calibrated on 4 rendered ActiSeg-Sim train
-# clips (~20 s once; the same clips, seed 0, as the first 4 of the default training render).
 quietly() {  # run a setup step, show its log only if it fails
   local log_file="$1"
   shift
@@ -49,6 +47,8 @@ quietly() {  # run a setup step, show its log only if it fails
 }
 quietly .venv/export_default.log .venv/bin/python -m actiseg_core.export.onnx_export \
   --checkpoint models/default/model.pt --out models/default --if-stale
+# Then its int8 copy (models/default_int8), the node's default on CPUs: calibrated on 4 rendered ActiSeg-Sim train
+# clips (~20 s once; the same clips, seed 0, as the first 4 of the default training render).
 if [ ! -f data/calibration_sim/ImageSets/train.json ]; then
   quietly .venv/calibration_render.log .venv/bin/actiseg-data render --out data/calibration_sim --split train \
     --clips 4 --seed 0
