@@ -129,9 +129,7 @@ class SegmenterNode(Node):
     def _on_image(self, data: bytes) -> None:
         message = self._deserialize(data, Image)
         if message is not None:
-            raw = RawImage(message.height, message.width, message.encoding, bool(message.is_bigendian),
-                           message.step, message.data)
-            self.slot.put(Frame(message.header, raw, None, time.monotonic()))
+            self.slot.put(Frame(message.header, RawImage.from_message(message), None, time.monotonic()))
 
     def _on_compressed(self, data: bytes) -> None:
         message = self._deserialize(data, CompressedImage)

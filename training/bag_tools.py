@@ -41,7 +41,14 @@ from actiseg_core.data.loader import ActionVOSDataset
 from actiseg_core.errors import ActiSegError
 from actiseg_core.gating import GateConfig, mask_iou
 from actiseg_core.metrics import ActionVOSMetrics, MetricResult
-from actiseg_core.stream import RawImage, StreamProcessor, decode_compressed, decode_image, render_overlay
+from actiseg_core.stream import (
+    RawImage,
+    StreamProcessor,
+    decode_compressed,
+    decode_image,
+    decode_labels,
+    render_overlay,
+)
 
 PROG = "actiseg-bag"
 NARRATION_TOPIC = "/narration"
@@ -213,12 +220,11 @@ def bag_image(message: Any) -> np.ndarray:
     """RGB uint8 frame of a rosbags Image / CompressedImage message (the node's own decoders)."""
     if hasattr(message, "format"):
         return decode_compressed(message.data)
-    return decode_image(RawImage(message.height, message.width, message.encoding, bool(message.is_bigendian),
-                                 message.step, message.data))
+    return decode_image(RawImage.from_message(message))
 
 
 def truth_labels(truth: Any) -> np.ndarray:
-    return np.asarray(truth.mask.data, np.uint8).reshape(truth.mask.height, truth.mask.step)[:, :truth.mask.width]
+    return decode_labels(RawImage.from_message(truth.mask))
 
 
 # --- scoring ---------------------------------------------------------------------------------------------------

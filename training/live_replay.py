@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 import time
 
-import numpy as np
 import rclpy
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
@@ -20,6 +19,7 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, Image
 
 from actiseg_core.errors import ActiSegError
+from actiseg_core.stream import RawImage, decode_labels
 from actiseg_ros.msg import ActionNarration, ActiveObjects
 from training.bag_tools import COMPRESSED_TOPIC, NARRATION_TOPIC, RAW_TOPIC, Answer, BagFrame
 
@@ -51,8 +51,7 @@ def _play(node: Node, frames: list[BagFrame], rate: float, progress: bool) -> di
     def on_answer(message: ActiveObjects) -> None:
         stamp = message.header.stamp.sec * 10**9 + message.header.stamp.nanosec
         mask = message.mask
-        labels = (np.frombuffer(bytes(mask.data), np.uint8).reshape(mask.height, mask.step)[:, :mask.width]
-                  if mask.height and mask.width else None)
+        labels = decode_labels(RawImage.from_message(mask)).copy() if mask.height and mask.width else None
         with lock:
             latency = 1000 * (time.monotonic() - sent_at[stamp]) if stamp in sent_at else float("nan")
             answers[stamp] = Answer(message.gate.go, list(message.gate.reasons), labels, latency)

@@ -5,6 +5,7 @@ from actiseg_core.stream.image_codec import (
     RawImage,
     decode_compressed,
     decode_image,
+    decode_labels,
     encode_32fc1,
     encode_mono8,
     encode_rgb8,
@@ -14,4 +15,5 @@ from actiseg_core.stream.processor import FrameResult, Narration, StreamProcesso
 from actiseg_core.stream.slot import LatestSlot
 
 __all__ = ["FrameResult", "ImageDecodeError", "LatestSlot", "Narration", "RawImage", "StreamProcessor",
-           "decode_compressed", "decode_image", "encode_32fc1", "encode_mono8", "encode_rgb8", "render_overlay"]
+           "decode_compressed", "decode_image", "decode_labels", "encode_32fc1", "encode_mono8", "encode_rgb8",
+           "render_overlay"]

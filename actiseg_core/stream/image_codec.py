@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +47,23 @@ class RawImage:
     step: int
     data: bytes | bytearray | memoryview | np.ndarray
 
+    @classmethod
+    def from_message(cls, message: Any) -> RawImage:
+        """The fields of any sensor_msgs/Image-like object (rclpy's, or rosbags' when reading a bag)."""
+        return cls(message.height, message.width, message.encoding, bool(message.is_bigendian), message.step,
+                   message.data)
+
+
+def decode_labels(raw: RawImage) -> np.ndarray:
+    """A mono8 label map [H, W] (ActiveObjects.mask), honouring ``step``; a view, no copy."""
+    return _rows(raw)[:, :raw.width]
+
+
+def _rows(raw: RawImage) -> np.ndarray:
+    """The ``height`` rows of ``step`` bytes each, as a uint8 [H, step] view of the data."""
+    buffer = np.frombuffer(raw.data, np.uint8) if not isinstance(raw.data, np.ndarray) else raw.data.view(np.uint8)
+    return buffer[: raw.step * raw.height].reshape(raw.height, raw.step)
+
 
 def decode_image(raw: RawImage, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """RGB uint8 [H, W, 3] view or copy of ``raw`` (16-bit channels keep their high byte)."""
@@ -63,11 +81,11 @@ def decode_image(raw: RawImage, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarra
     if raw.step < row_bytes:
         raise ImageDecodeError("bad_image_step", f"step {raw.step} is shorter than a {raw.encoding} row of "
                                                  f"{raw.width} pixels ({row_bytes} bytes)")
-    buffer = np.frombuffer(raw.data, np.uint8) if not isinstance(raw.data, np.ndarray) else raw.data.view(np.uint8)
-    if buffer.size < raw.step * raw.height:
-        raise ImageDecodeError("bad_image_size", f"{buffer.size} data bytes for {raw.height} rows of step "
+    size = len(memoryview(raw.data).cast("B")) if not isinstance(raw.data, np.ndarray) else raw.data.nbytes
+    if size < raw.step * raw.height:
+        raise ImageDecodeError("bad_image_size", f"{size} data bytes for {raw.height} rows of step "
                                                  f"{raw.step} ({raw.step * raw.height} needed)")
-    rows = buffer[: raw.step * raw.height].reshape(raw.height, raw.step)[:, :row_bytes]
+    rows = _rows(raw)[:, :row_bytes]
     if depth == 2:
         # the most significant byte of each 16-bit channel: index 0 in big-endian data, 1 in little-endian
         rows = rows[:, (0 if raw.is_bigendian else 1)::2]
