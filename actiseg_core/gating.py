@@ -1,4 +1,4 @@
-"""GO / NO-GO: may a grasp planner act on this frame's active-object mask? (DESIGN §8; numpy only.)
+"""GO / NO-GO: may a grasp planner act on this frame's active-object mask? (DESIGN §8; numpy and scipy.ndimage.)
 
 Computed per frame from the main head's per-object probabilities at the model's resolution and the positive
 scores, in the paper's p / n terms (003 Sec. V-G: p-side errors misplace contact, n-side errors cause collisions):
@@ -28,6 +28,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from scipy import ndimage
 
 #: every reason code a NO-GO can carry, in the order checks run
 REASONS = (
@@ -218,56 +219,16 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
 def outside_largest_component(mass: np.ndarray) -> float:
     """Share of the total of ``mass`` (>= 0, zero outside the mask) lying outside its largest 4-connected blob.
 
-    "Largest" by mass. 0 for a single blob, NaN-free: an empty mask gives 0.
+    "Largest" by mass. 0 for a single blob, NaN-free: an empty mask gives 0. Components come from
+    ``scipy.ndimage.label`` (4-connected by default): 0.25 ms on a 256x448 object mask, where our own run-length
+    union-find in numpy took 0.6, and this runs for every active object of every frame.
     """
-    labels, count = connected_components(mass > 0)
+    labels, count = ndimage.label(mass > 0)
     if count <= 1:
         return 0.0
     per_component = np.bincount(labels.ravel(), weights=mass.ravel(), minlength=count + 1)[1:]
     total = per_component.sum()
     return float(1.0 - per_component.max() / total) if total > 0 else 0.0
-
-
-def connected_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
-    """4-connected component labels (0 = background, 1..n) of a 2-D boolean mask, and n.
-
-    Run-length based: horizontal runs are found with vectorised numpy, runs on adjacent rows that overlap are merged
-    with union-find, so the Python work grows with the number of runs (a few hundred for object masks), not pixels.
-    """
-    mask = np.asarray(mask, bool)
-    height, width = mask.shape
-    padded = np.zeros((height, width + 2), np.int8)
-    padded[:, 1:-1] = mask
-    edges = np.diff(padded, axis=1)
-    start_rows, starts = np.nonzero(edges == 1)
-    _, ends = np.nonzero(edges == -1)  # exclusive; same row order as starts (row-major scan)
-    parent = list(range(len(starts)))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    row_first = np.searchsorted(start_rows, np.arange(height + 1))
-    for row in range(height - 1):
-        a, a_end = row_first[row], row_first[row + 1]
-        b, b_end = row_first[row + 1], row_first[row + 2]
-        while a < a_end and b < b_end:  # merge sweep over two sorted run lists
-            if starts[a] < ends[b] and starts[b] < ends[a]:
-                root_a, root_b = find(a), find(b)
-                if root_a != root_b:
-                    parent[max(root_a, root_b)] = min(root_a, root_b)
-            if ends[a] <= ends[b]:
-                a += 1
-            else:
-                b += 1
-    roots = np.array([find(i) for i in range(len(starts))], np.int64)
-    _, run_labels = np.unique(roots, return_inverse=True)
-    labels = np.zeros((height, width), np.int32)
-    for row, start, end, label in zip(start_rows, starts, ends, run_labels + 1, strict=True):
-        labels[row, start:end] = label
-    return labels, int(run_labels.max() + 1) if len(run_labels) else 0
 
 
 def boundary_uncertainty(probability: np.ndarray, mask: np.ndarray, config: GateConfig) -> float:

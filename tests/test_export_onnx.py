@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,13 @@ def test_if_stale_skips_a_current_export_and_redoes_a_changed_checkpoint(exporte
     changed.write_bytes(checkpoint.read_bytes() + b"\0")  # another file: its hash differs
     assert not is_current_export(changed, exported.out_dir)
     assert not is_current_export(checkpoint, tmp_path / "nowhere")
+
+
+def test_an_export_with_an_older_processing_graph_is_stale(exported, checkpoint, tmp_path) -> None:
+    """Folders exported before the postprocess graph changed get the new graph on the next ``--if-stale``."""
+    folder = tmp_path / "older"
+    shutil.copytree(exported.out_dir, folder)
+    metadata = json.loads((folder / "model.json").read_text())
+    metadata["sha256"]["postprocess.onnx"] = "0" * 64  # as written by an exporter with another graph
+    (folder / "model.json").write_text(json.dumps(metadata))
+    assert is_current_export(checkpoint, exported.out_dir) and not is_current_export(checkpoint, folder)

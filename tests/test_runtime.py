@@ -59,16 +59,24 @@ def test_prediction_shapes_types_and_timings(segmenter, image) -> None:
     assert prediction.timings_ms["total"] >= prediction.timings_ms["model"] > 0
 
 
-def test_label_map_equals_the_evaluation_path(segmenter, image) -> None:
-    """Postprocess graph == training.inference's upsample + metrics.predicted_label_map on the same logits."""
-    prediction = segmenter.predict(image, NARRATION, NAMES)
+@pytest.mark.parametrize("active_count", [3, 2, 1])
+def test_label_map_equals_the_evaluation_path(model_dir, segmenter, image, active_count) -> None:
+    """Postprocess graph == training.inference's upsample + metrics.predicted_label_map on the same logits, with
+    all, some or one of the objects active (the graph upsamples only the active ones)."""
     (images,) = segmenter.preprocess.run(None, {"image": image})
     mask_logits, positive_logits = segmenter.backend.run(images, segmenter.prompt_embeddings(NARRATION, NAMES))
-    probabilities = upsample_probabilities(mask_logits, image.shape[:2])
     scores = 1 / (1 + np.exp(-positive_logits))
-    expected = predicted_label_map(probabilities, [1, 2, 3], scores, 0.5, 0.0)
-    ambiguous = np.abs(probabilities.max(axis=0) - 0.5) < 1e-5  # float noise may flip a pixel at the threshold
+    ranked = np.sort(scores)[::-1]
+    threshold = 0.0 if active_count == len(NAMES) else float(ranked[active_count - 1:active_count + 1].mean())
+    prediction = Segmenter.load(model_dir, threads=1, positive_threshold=threshold).predict(image, NARRATION, NAMES)
+    assert prediction.active.sum() == active_count
+    probabilities = upsample_probabilities(mask_logits, image.shape[:2])
+    expected = predicted_label_map(probabilities, [1, 2, 3], scores, 0.5, threshold)
+    active_max = probabilities[prediction.active].max(axis=0)
+    ambiguous = np.abs(active_max - 0.5) < 1e-5  # float noise may flip a pixel at the threshold
     assert np.array_equal(prediction.label_map[~ambiguous], expected[~ambiguous])
+    assert set(np.unique(prediction.label_map)) <= {0, *(np.flatnonzero(prediction.active) + 1)}
+    np.testing.assert_allclose(prediction.union_probability, active_max, atol=1e-5)
     np.testing.assert_allclose(prediction.positive_scores, scores, atol=1e-6)
 
 

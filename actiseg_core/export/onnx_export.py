@@ -42,8 +42,7 @@ from actiseg_core.errors import ActiSegError
 from actiseg_core.export.processing_graphs import (
     POSTPROCESS_FILE,
     PREPROCESS_FILE,
-    postprocess_graph,
-    preprocess_graph,
+    processing_graphs,
 )
 from actiseg_core.model import ActiveObjectSegmenter, InferenceGraph, TextEncoder, build_text_encoder
 from actiseg_core.model.checkpoint import load_checkpoint, model_from_checkpoint
@@ -197,8 +196,7 @@ def export_segmenter(checkpoint: Path, out_dir: Path, opset: int = 18) -> Export
     atomic_write_bytes(result.text_encoder_path, text_bytes)
     atomic_write_bytes(result.tokenizer_path, tokenizer_bytes)
     config = segmenter.config
-    processing = {PREPROCESS_FILE: preprocess_graph(config.input_height, config.input_width),
-                  POSTPROCESS_FILE: postprocess_graph()}
+    processing = processing_graphs(config.input_height, config.input_width)
     for name, data in processing.items():
         atomic_write_bytes(out_dir / name, data)
     if not (out_dir / CHECKPOINT_FILE).exists() or not (out_dir / CHECKPOINT_FILE).samefile(checkpoint):
@@ -215,12 +213,16 @@ def export_segmenter(checkpoint: Path, out_dir: Path, opset: int = 18) -> Export
 
 
 def is_current_export(checkpoint: Path, out_dir: Path) -> bool:
-    """True if ``out_dir`` holds a complete export of exactly this checkpoint by this exporter's format."""
+    """True if ``out_dir`` holds a complete export of exactly this checkpoint by this exporter's format, with the
+    processing graphs this code writes (so a faster or fixed pre/postprocess reaches folders exported before)."""
     try:
         metadata = json.loads((Path(out_dir) / METADATA_FILE).read_text(encoding="utf-8"))
-        return (metadata.get("format") == FORMAT and PREPROCESS_FILE in metadata.get("sha256", {})
+        size = metadata["input"]["height"], metadata["input"]["width"]
+        graphs_current = all(metadata["sha256"].get(name) == hashlib.sha256(data).hexdigest()
+                             for name, data in processing_graphs(*size).items())
+        return (metadata.get("format") == FORMAT and graphs_current
                 and metadata.get("source", {}).get("sha256") == file_sha256(Path(checkpoint)))
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, KeyError, TypeError):
         return False
 
 
