@@ -17,6 +17,7 @@ from actiseg_core.learners import (
     LearnerContext,
     NPNLearner,
     PMHMLearner,
+    PMHMSelectLearner,
     QueryBatch,
     SCELearner,
     StepInfo,
@@ -37,6 +38,7 @@ from actiseg_core.learners.losses import (
 )
 from actiseg_core.learners.npn import negative_learning_loss, proxy_labels
 from actiseg_core.learners.pmhm import aux_frozen, freeze_probability, gradient_magnitude, uncertain_pixels
+from actiseg_core.learners.pmhm_select import progress_keep_rate
 from actiseg_core.model import SegmenterOutput
 
 K, H, W = 3, 4, 6
@@ -97,7 +99,7 @@ def _frame_terms(outputs: SegmenterOutput, batch: QueryBatch) -> tuple[torch.Ten
 
 
 def test_registry_lists_every_learner_in_design_order() -> None:
-    assert learner_names() == ("baseline", "coteaching", "gce", "sce", "apl", "elr", "npn", "pmhm")
+    assert learner_names() == ("baseline", "coteaching", "gce", "sce", "apl", "elr", "npn", "pmhm", "pmhm_select")
     for name in learner_names():
         assert get_learner(name, _context()).models()[0] is not None
     assert get_learner("gce", _context(), q=0.5).config.q == 0.5
@@ -376,13 +378,41 @@ def test_pmhm_loss_terms_follow_eq_5_to_7() -> None:
     head = (symmetric_kl(outputs.mask_logits, outputs.aux_logits) * uncertain).sum() / uncertain.sum()
     layer = sum(symmetric_kl(outputs.mask_logits, s) for s in outputs.stage_logits) / 3
     layer = (layer * uncertain).sum() / uncertain.sum()
-    hard, hard_aux = learner.hard_loss(outputs.mask_logits, batch, ~uncertain), learner.hard_loss(
-        outputs.aux_logits, batch, ~uncertain)
+    hard, hard_aux = learner.hard_loss(outputs.mask_logits, batch, ~uncertain).mean(), learner.hard_loss(
+        outputs.aux_logits, batch, ~uncertain).mean()
     positive = positive_focal_loss(outputs.positive_logits, batch.positives).mean()
     torch.testing.assert_close(total, 2 * positive + hard + hard_aux + 0.1 * head + 0.1 * layer)
     assert terms["head"] == pytest.approx(head.item()) and terms["layer"] == pytest.approx(layer.item())
     # the hard loss ignores labels inside U: flipping them there changes nothing
     flipped = QueryBatch(**{**batch.__dict__, "targets": torch.where(uncertain, 1 - batch.targets, batch.targets)})
-    torch.testing.assert_close(learner.hard_loss(outputs.mask_logits, flipped, ~uncertain), hard)
+    torch.testing.assert_close(learner.hard_loss(outputs.mask_logits, flipped, ~uncertain).mean(), hard)
     with pytest.raises(ValueError, match="aux head"):
         learner.loss(_outputs(), batch, step)
+
+
+# ---- PMHM + small-loss query selection (our combined recipe) -------------------------------------------------------
+
+def test_pmhm_select_keep_rate_ramps_over_a_fraction_of_the_run() -> None:
+    rates = [progress_keep_rate(StepInfo(n, 0, 7, 100), 0.3, 0.3) for n in (0, 15, 30, 99)]
+    assert rates == pytest.approx([1.0, 0.85, 0.7, 0.7])
+    assert progress_keep_rate(StepInfo(5, 0, 7, 1), 0.3, 0.3) == pytest.approx(0.7)  # a one-step ramp, no 0-division
+
+
+def test_pmhm_select_drops_the_largest_supervised_losses_and_keeps_every_consistency_term() -> None:
+    outputs, batch = _outputs(with_aux=True), _batch()
+    late = StepInfo(step=90, epoch=9, steps_per_epoch=10, total_steps=100)
+    learner = PMHMSelectLearner(_context(), freeze_rate=0.0, forget_rate=0.34)  # keep round(0.66 * 3) = 2 of 3
+    total, terms = learner.loss(outputs, batch, late)
+    supervised, consistency, _ = PMHMLearner(_context(), freeze_rate=0.0).query_terms(outputs, batch, late)
+    worst = int(supervised.argmax())
+    torch.testing.assert_close(total, supervised[torch.arange(K) != worst].mean() + consistency)
+    assert terms["keep_rate"] == pytest.approx(0.66)
+    total.backward()
+    # the dropped query still gets the label-free consistency gradient, so its pixels inside U move
+    uncertain = uncertain_pixels(outputs.mask_logits, 0.2, 0.85)
+    assert uncertain[worst].any() and outputs.mask_logits.grad[worst][uncertain[worst]].abs().sum() > 0
+    assert outputs.mask_logits.grad[worst][~uncertain[worst]].abs().sum() == 0  # but none from its labels
+    # at the start nothing is dropped: the loss is PMHM's
+    early = StepInfo(step=0, epoch=0, steps_per_epoch=10, total_steps=100)
+    torch.testing.assert_close(learner.loss(outputs, batch, early)[0],
+                               PMHMLearner(_context(), freeze_rate=0.0).loss(outputs, batch, early)[0])

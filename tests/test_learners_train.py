@@ -24,8 +24,8 @@ STEPS, STOP_AT = 6, 3  # the fixture's 4 frames in batches of 2: 2 steps an epoc
 TINY = ["--data", str(FIXTURE), "--split", "val", "--val-split", "none", "--image-encoder", "resnet_small",
         "--input-size", "64x96", "--batch-frames", "2", "--warmup-steps", "1", "--lr", "2e-3", "--no-progress",
         "--threads", "1", "--ckpt-every", "4", "--log-every", "2", "--steps", str(STEPS)]
-ROBUST = ("coteaching", "gce", "sce", "apl", "elr", "npn", "pmhm")
-STATEFUL = ("coteaching", "elr", "npn", "pmhm")  # histories, a peer, or random perturbations to restore
+ROBUST = ("coteaching", "gce", "sce", "apl", "elr", "npn", "pmhm", "pmhm_select")
+STATEFUL = ("coteaching", "elr", "npn", "pmhm", "pmhm_select")  # histories, a peer, or random perturbations to restore
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -87,7 +87,7 @@ def test_learner_trains_through_actiseg_train(straight: dict[str, Path], name: s
     assert all(math.isfinite(float(row[term])) for row in rows for term in ("loss", *learner.terms))
     checkpoint = _checkpoint(run)
     assert checkpoint["step"] == STEPS and checkpoint["config"]["learner"] == name
-    assert checkpoint["model_config"]["aux_head"] == (name == "pmhm")
+    assert checkpoint["model_config"]["aux_head"] == name.startswith("pmhm")
     state = checkpoint["learner"]
     if name in ("elr", "npn"):
         visits = state["history"]["visits"]

@@ -1,4 +1,5 @@
-"""Losses and training strategies (DESIGN §6): the ActionVOS baseline, the paper's robust learners and PMHM.
+"""Losses and training strategies (DESIGN §6): the ActionVOS baseline, the paper's robust learners, PMHM, and
+our combined recipe for mixed noise (``pmhm_select``).
 
 ``get_learner(name, context, **hyper)`` builds one by name; every learner implements :class:`Learner`.
 """
@@ -11,6 +12,7 @@ from actiseg_core.learners.elr import ELRConfig, ELRLearner
 from actiseg_core.learners.gce import GCEConfig, GCELearner
 from actiseg_core.learners.npn import NPNConfig, NPNLearner
 from actiseg_core.learners.pmhm import PMHMConfig, PMHMLearner
+from actiseg_core.learners.pmhm_select import PMHMSelectConfig, PMHMSelectLearner
 from actiseg_core.learners.registry import get_learner, learner_names
 from actiseg_core.learners.sce import SCEConfig, SCELearner
 
@@ -31,6 +33,8 @@ __all__ = [
     "NPNLearner",
     "PMHMConfig",
     "PMHMLearner",
+    "PMHMSelectConfig",
+    "PMHMSelectLearner",
     "QueryBatch",
     "SCEConfig",
     "SCELearner",

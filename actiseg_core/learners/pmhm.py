@@ -96,12 +96,21 @@ class PMHMLearner(Learner):
     uses_aux_head = True
 
     def hard_loss(self, logits: Tensor, batch: QueryBatch, confident: Tensor) -> Tensor:
-        """ActionVOS's mask loss (focal + Dice, their coefficients) on the confident pixels; mean over queries."""
+        """ActionVOS's mask loss (focal + Dice, their coefficients) on the confident pixels; per query [K]."""
         cfg = self.config
         focal = pixel_mean(confident * sigmoid_focal_loss(logits, batch.targets, weights=batch.weights))
-        return (cfg.mask_coef * focal + cfg.dice_coef * dice_loss(logits, batch.targets, confident)).mean()
+        return cfg.mask_coef * focal + cfg.dice_coef * dice_loss(logits, batch.targets, confident)
 
     def loss(self, outputs: SegmenterOutput, batch: QueryBatch, step: StepInfo) -> tuple[Tensor, dict[str, float]]:
+        supervised, consistency, terms = self.query_terms(outputs, batch, step)
+        return supervised.mean() + consistency, terms
+
+    def query_terms(self, outputs: SegmenterOutput, batch: QueryBatch,
+                    step: StepInfo) -> tuple[Tensor, Tensor, dict[str, float]]:
+        """Eq. 7 split by what it depends on: the per-query supervised part [K] (positive head and both heads'
+        hard loss: these read the labels), the label-free consistency part (Eq. 5 + 6, a scalar over the batch's
+        U), and the terms for the log. Their mean + sum is L_seg; a learner that selects queries selects rows of
+        the first."""
         if outputs.aux_logits is None or not outputs.stage_logits:
             raise ValueError("PMHM needs the aux head and the stage outputs (a training-mode model built with "
                              "aux_head=True, called with with_stages=True)")
@@ -109,13 +118,14 @@ class PMHMLearner(Learner):
         uncertain = uncertain_pixels(main, cfg.tau_m, cfg.tau_e)
         frozen = aux_frozen(step, cfg.freeze_rate)
         aux = outputs.aux_logits.detach() if frozen else outputs.aux_logits
-        positive = positive_focal_loss(outputs.positive_logits, batch.positives).mean()
+        positive = positive_focal_loss(outputs.positive_logits, batch.positives)
         hard, hard_aux = self.hard_loss(main, batch, ~uncertain), self.hard_loss(aux, batch, ~uncertain)
         head = mean_over(symmetric_kl(main, aux), uncertain)
         layer = mean_over(torch.stack([symmetric_kl(main, stage) for stage in outputs.stage_logits]).mean(0),
                           uncertain)
-        total = (cfg.positive_coef * positive + hard + cfg.aux_hard_coef * hard_aux + cfg.head_coef * head
-                 + cfg.layer_coef * layer)
-        return total, {"positive": positive.item(), "hard": hard.item(), "hard_aux": hard_aux.item(),
-                       "head": head.item(), "layer": layer.item(), "uncertain": uncertain.float().mean().item(),
-                       "aux_frozen": float(frozen)}
+        supervised = cfg.positive_coef * positive + hard + cfg.aux_hard_coef * hard_aux
+        consistency = cfg.head_coef * head + cfg.layer_coef * layer
+        return supervised, consistency, {
+            "positive": positive.mean().item(), "hard": hard.mean().item(), "hard_aux": hard_aux.mean().item(),
+            "head": head.item(), "layer": layer.item(), "uncertain": uncertain.float().mean().item(),
+            "aux_frozen": float(frozen)}
