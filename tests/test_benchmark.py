@@ -91,6 +91,11 @@ def test_a_second_run_reads_every_cell_from_the_cache(root: Path, first_run: Pat
     monkeypatch.setattr(benchmark, "train", no_training)
     assert main(["--data", str(root), "--out", str(first_run), *MICRO]) == 0
     assert _results(first_run) == before
+    # --cached-only tabulates the finished cells among those asked for and trains none (seed 1 never ran)
+    assert main(["--data", str(root), "--out", str(first_run), *MICRO, "--seeds", "0", "1", "--cached-only"]) == 0
+    tabulated = json.loads((first_run / "results.json").read_text())["cells"]
+    assert sorted((r["condition"], r["method"], r["seed"]) for r in tabulated) == sorted(
+        (r["condition"], r["method"], 0) for r in before)
 
 
 def test_an_interrupted_cell_resumes_from_its_last_checkpoint(root: Path, first_run: Path, tmp_path: Path,
@@ -129,6 +134,7 @@ def test_pmhm_runs_only_under_mask_noise_and_settings_make_new_cells() -> None:
     (["--methods", "pmhm", "--conditions", "clean"], 1, "no cells to run: PMHM runs only under mask noise"),
     (["--data", "{tmp}/missing"], 1, "data root not found"),
     (["--seeds", "-1"], 2, "expected a non-negative integer"),
+    (["--cached-only"], 1, "no finished cells under"),
 ])
 def test_bad_input_is_one_line_and_a_non_zero_exit(root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                    change: list[str], code: int, message: str) -> None:

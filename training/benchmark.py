@@ -204,14 +204,16 @@ class Settings:
     threads: int = 0
     device: str = "auto"
     progress: bool = True
+    cached_only: bool = False  # tables from finished cells only; nothing is trained
 
 
 def cell_dir(settings: Settings, cell: Cell, digest: str) -> Path:
     return settings.out / "cells" / cell.condition.key / cell.method / f"seed{cell.seed}-{digest}"
 
 
-def run_cell(settings: Settings, cell: Cell, clean_hash: dict[str, str]) -> tuple[dict[str, Any], bool]:
-    """The cell's result, from its ``result.json`` when cached, else trained (or resumed) and evaluated now.
+def run_cell(settings: Settings, cell: Cell, clean_hash: dict[str, str]) -> tuple[dict[str, Any] | None, bool]:
+    """The cell's result, from its ``result.json`` when cached, else trained (or resumed) and evaluated now, or
+    None when it is not cached and ``settings.cached_only`` forbids training.
 
     Returns (result, cached).
     """
@@ -222,6 +224,8 @@ def run_cell(settings: Settings, cell: Cell, clean_hash: dict[str, str]) -> tupl
     folder = cell_dir(settings, cell, digest)
     if (folder / RESULT).is_file():
         return read_json(folder / RESULT), True
+    if settings.cached_only:
+        return None, False
     data = noisy_view(settings.data, settings.out, cell.condition, settings.noise_seed, clean_hash[TRAIN_SPLIT],
                       settings.progress)
     config = dataclasses.replace(probe, data=data, out=folder / "run", progress=settings.progress)
@@ -404,18 +408,29 @@ def write_outputs(out: Path, results: list[dict[str, Any]], protocol: Protocol) 
 # ---- the protocol ---------------------------------------------------------------------------------------------------
 
 def run_benchmark(settings: Settings, cells: list[Cell]) -> list[dict[str, Any]]:
-    """Run (or read back) every cell, then write tables and plots; returns the cells' results."""
+    """Run (or read back) every cell, then write tables and plots; returns the cells' results.
+
+    With ``settings.cached_only`` unfinished cells are skipped (and counted), so one invocation can tabulate cells
+    that several invocations ran, e.g. seed 0's whole grid beside seed 1's mixed condition.
+    """
     clean_hash = {split: split_hash(load_split(settings.data, split)) for split in (TRAIN_SPLIT, VAL_SPLIT)}
-    results = []
+    results, missing = [], 0
     with tqdm(cells, desc=PROG, unit="cell", disable=not settings.progress) as bar:
         for cell in bar:
             bar.set_postfix_str(f"{cell.condition.key} {cell.method} seed {cell.seed}")
             result, cached = run_cell(settings, cell, clean_hash)
+            if result is None:
+                missing += 1
+                continue
             results.append(result)
             metrics = " ".join(f"{k} {v:.1f}" for k, v in result["metrics"].items()
                                if k in METRIC_COLUMNS and v is not None)
             timing = "cached" if cached else f"{result['wall_s']:.0f} s"
             tqdm.write(f"{cell.condition.key:>14} {cell.method:>10} seed {cell.seed}: {metrics} ({timing})")
+    if missing:
+        print(f"{PROG}: {missing} of {len(cells)} cells not run yet (--cached-only): left out of the tables")
+    if not results:
+        raise ActiSegError(f"no finished cells under {settings.out} for this protocol; run without --cached-only")
     write_outputs(settings.out, results, settings.protocol)
     return results
 
@@ -444,6 +459,8 @@ def build_parser() -> OneLineParser:
                         help="torch CPU threads (0: torch's default); use 1 on a busy shared machine")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda:N")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="train nothing: tables and plots from the requested cells already finished")
     return parser
 
 
@@ -452,7 +469,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
                                                       "ckpt_every") if getattr(args, key) is not None}
     protocol = dataclasses.replace(PROTOCOLS[args.protocol], **overrides)
     return Settings(data=args.data, out=args.out, protocol=protocol, noise_seed=args.noise_seed,
-                    threads=args.threads, device=args.device, progress=not args.no_progress)
+                    threads=args.threads, device=args.device, progress=not args.no_progress,
+                    cached_only=args.cached_only)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -467,10 +485,10 @@ def main(argv: list[str] | None = None) -> int:
         threads = torch.get_num_threads()
         torch.set_num_threads(settings.threads or threads)
         try:
-            run_benchmark(settings, cells)
+            results = run_benchmark(settings, cells)
         finally:
             torch.set_num_threads(threads)
-        print(f"{PROG}: {len(cells)} cells; tables.md, tables.csv, results.json, noise_sweeps.png and "
+        print(f"{PROG}: {len(results)} cells; tables.md, tables.csv, results.json, noise_sweeps.png and "
               f"tradeoff.png written to {args.out}")
 
     return run_command(PROG, handler)
