@@ -281,14 +281,14 @@ def ordered(table: dict[str, dict[str, dict[str, Any]]]) -> list[tuple[Condition
             for condition in CONDITIONS if condition.key in table]
 
 
-def _best(rows: dict[str, dict[str, Any]], metric: str) -> float | None:
+def best_value(rows: dict[str, dict[str, Any]], metric: str) -> float | None:
     values = [row[metric] for row in rows.values() if row[metric] is not None]
     if not values:
         return None
     return max(values) if HIGHER_IS_BETTER[metric] else min(values)
 
 
-def _cell_text(row: dict[str, Any], metric: str, best: float | None) -> str:
+def cell_text(row: dict[str, Any], metric: str, best: float | None) -> str:
     value = row[metric]
     if value is None:
         return "n/a"
@@ -296,7 +296,7 @@ def _cell_text(row: dict[str, Any], metric: str, best: float | None) -> str:
     return f"**{text}**" if best is not None and math.isclose(value, best) else text
 
 
-def _noise_line(results: list[dict[str, Any]], condition: Condition) -> str:
+def noise_line(results: list[dict[str, Any]], condition: Condition) -> str:
     """The labels the condition trained on, so a table is read against its noise severity (DESIGN §5)."""
     noise = next((r["noise"] for r in results if r["condition"] == condition.key and r["noise"]), None)
     if noise is None:
@@ -318,11 +318,11 @@ def markdown_tables(table: dict[str, dict[str, dict[str, Any]]], results: list[d
              f"{protocol.input_size[0]}x{protocol.input_size[1]}, {protocol.image_encoder}; evaluated on the clean "
              "val split (mean ± population std over seeds where there are several).", ""]
     for condition, rows in ordered(table):
-        lines += [f"## {condition.title}", "", _noise_line(results, condition), "",
+        lines += [f"## {condition.title}", "", noise_line(results, condition), "",
                   "| Method | " + " | ".join(headers) + " | seeds |", "|---" * (len(headers) + 2) + "|"]
-        best = {metric: _best(rows, metric) for metric in METRIC_COLUMNS}
+        best = {metric: best_value(rows, metric) for metric in METRIC_COLUMNS}
         for method, row in rows.items():
-            cells = [_cell_text(row, metric, best[metric]) for metric in METRIC_COLUMNS]
+            cells = [cell_text(row, metric, best[metric]) for metric in METRIC_COLUMNS]
             lines.append(f"| {method} | " + " | ".join(cells) + f" | {','.join(map(str, row['seeds']))} |")
         lines.append("")
     return "\n".join(lines)
@@ -341,7 +341,7 @@ def csv_table(table: dict[str, dict[str, dict[str, Any]]]) -> str:
     return buffer.getvalue()
 
 
-def _png(figure: Figure) -> bytes:
+def png_bytes(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     return buffer.getvalue()
@@ -365,7 +365,7 @@ def sweep_plot(table: dict[str, dict[str, dict[str, Any]]]) -> bytes:
                                                                             strict=True)}
     figure.legend(legend.values(), legend.keys(), loc="outside lower center", ncol=max(1, len(legend)), fontsize=8)
     figure.suptitle("ActiSeg-NL: metric vs noise level (clean val split)", fontsize=10)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def tradeoff_plot(table: dict[str, dict[str, dict[str, Any]]]) -> bytes:
@@ -391,7 +391,7 @@ def tradeoff_plot(table: dict[str, dict[str, dict[str, Any]]]) -> bytes:
     axes.set_ylabel("p-mIoU ↑")
     axes.legend(fontsize=7, ncol=2, loc="best")
     axes.set_title("p-mIoU vs n-mIoU trade-off (clean val split)", fontsize=10)
-    return _png(figure)
+    return png_bytes(figure)
 
 
 def write_outputs(out: Path, results: list[dict[str, Any]], protocol: Protocol) -> None:
