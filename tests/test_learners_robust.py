@@ -38,7 +38,7 @@ from actiseg_core.learners.losses import (
 )
 from actiseg_core.learners.npn import negative_learning_loss, proxy_labels
 from actiseg_core.learners.pmhm import aux_frozen, freeze_probability, gradient_magnitude, uncertain_pixels
-from actiseg_core.learners.pmhm_select import progress_keep_rate
+from actiseg_core.learners.pmhm_select import class_balanced_picks, progress_keep_rate
 from actiseg_core.model import SegmenterOutput
 
 K, H, W = 3, 4, 6
@@ -398,20 +398,29 @@ def test_pmhm_select_keep_rate_ramps_over_a_fraction_of_the_run() -> None:
     assert progress_keep_rate(StepInfo(5, 0, 7, 1), 0.3, 0.3) == pytest.approx(0.7)  # a one-step ramp, no 0-division
 
 
-def test_pmhm_select_drops_the_largest_supervised_losses_and_keeps_every_consistency_term() -> None:
-    outputs, batch = _outputs(with_aux=True), _batch()
+def test_class_balanced_picks_keep_the_smallest_losses_of_each_class() -> None:
+    losses = torch.tensor([0.9, 0.1, 0.5, 0.2, 0.8, 0.3])
+    positives = torch.tensor([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+    assert sorted(class_balanced_picks(losses, positives, 2 / 3).tolist()) == [1, 2, 3, 5]
+    assert sorted(class_balanced_picks(losses, torch.ones(6), 0.5).tolist()) == [1, 3, 5]  # one class only
+
+
+def test_pmhm_select_drops_queries_by_positive_loss_and_keeps_every_consistency_term() -> None:
+    outputs, batch = _outputs(with_aux=True), _batch()  # positives [1, 0, 1]
     late = StepInfo(step=90, epoch=9, steps_per_epoch=10, total_steps=100)
-    learner = PMHMSelectLearner(_context(), freeze_rate=0.0, forget_rate=0.34)  # keep round(0.66 * 3) = 2 of 3
+    learner = PMHMSelectLearner(_context(), freeze_rate=0.0, forget_rate=0.5)  # keep round(0.5 * 2) = 1 positive
     total, terms = learner.loss(outputs, batch, late)
     supervised, consistency, _ = PMHMLearner(_context(), freeze_rate=0.0).query_terms(outputs, batch, late)
-    worst = int(supervised.argmax())
-    torch.testing.assert_close(total, supervised[torch.arange(K) != worst].mean() + consistency)
-    assert terms["keep_rate"] == pytest.approx(0.66)
+    positive_loss = positive_focal_loss(outputs.positive_logits, batch.positives)
+    dropped = 0 if positive_loss[0] > positive_loss[2] else 2  # the active query the positive head disagrees with
+    kept = [k for k in range(K) if k != dropped]
+    torch.testing.assert_close(total, supervised[kept].mean() + consistency)
+    assert terms["keep_rate"] == pytest.approx(0.5)
     total.backward()
     # the dropped query still gets the label-free consistency gradient, so its pixels inside U move
     uncertain = uncertain_pixels(outputs.mask_logits, 0.2, 0.85)
-    assert uncertain[worst].any() and outputs.mask_logits.grad[worst][uncertain[worst]].abs().sum() > 0
-    assert outputs.mask_logits.grad[worst][~uncertain[worst]].abs().sum() == 0  # but none from its labels
+    assert uncertain[dropped].any() and outputs.mask_logits.grad[dropped][uncertain[dropped]].abs().sum() > 0
+    assert outputs.mask_logits.grad[dropped][~uncertain[dropped]].abs().sum() == 0  # but none from its labels
     # at the start nothing is dropped: the loss is PMHM's
     early = StepInfo(step=0, epoch=0, steps_per_epoch=10, total_steps=100)
     torch.testing.assert_close(learner.loss(outputs, batch, early)[0],
