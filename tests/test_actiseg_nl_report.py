@@ -44,7 +44,7 @@ def drop(tab: dict, condition: str, method: str) -> dict:
 
 # ---- F1-F5 on synthetic data ----------------------------------------------------------------------------------------
 
-def test_f1_text_noise():
+def test_f1_reproduces_only_when_name60_lowers_both_p_and_n_miou():
     good = table(cell("clean", "baseline", p_mIoU=60, n_mIoU=20), cell("name60", "baseline", p_mIoU=50, n_mIoU=10))
     assert report.f1_text_noise(good).verdict == R
     bad = table(cell("clean", "baseline", p_mIoU=60, n_mIoU=20), cell("name60", "baseline", p_mIoU=50, n_mIoU=25))
@@ -53,7 +53,7 @@ def test_f1_text_noise():
     assert report.f1_text_noise(drop(good, "clean", "baseline")).verdict == NOT_RUN
 
 
-def test_f2_mask_vs_text():
+def test_f2_reproduces_only_when_mask21_gIoU_is_strictly_below_name60():
     good = table(cell("mask21", "baseline", gIoU=55), cell("name60", "baseline", gIoU=65))
     assert report.f2_mask_vs_text(good).verdict == R
     for mask in (65, 66):  # equal is not "hurts more"
@@ -70,7 +70,7 @@ def text_noise_table(condition: str, coteaching_giou: float = 70, coteaching_p: 
         [cell(condition, m, gIoU=60, p_mIoU=62) for m in LEARNERS if m != "coteaching"]
 
 
-def test_f3_coteaching():
+def test_f3_needs_coteaching_best_gIoU_at_name40_and_name60():
     good = table(*text_noise_table("name40"), *text_noise_table("name60"))
     verdict = report.f3_coteaching(good)
     assert verdict.verdict == R and verdict.parts == {"name40": R, "name60": R}
@@ -95,7 +95,7 @@ def mask_table(pmhm: dict[str, float]) -> list[dict]:
             [cell(k, "pmhm", gIoU=g), cell(k, "baseline", gIoU=99)] + [cell(k, m, gIoU=60) for m in LEARNERS]]
 
 
-def test_f4_pmhm_per_kernel():
+def test_f4_is_judged_per_kernel_and_fails_on_any_kernel():
     good = table(*mask_table({"mask9": 61, "mask15": 60, "mask21": 65}))  # a tie counts; baseline is not a rival
     verdict = report.f4_pmhm(good)
     assert verdict.verdict == R and set(verdict.parts.values()) == {R}
@@ -110,7 +110,7 @@ def ranked_cells(condition: str, scores: dict[str, float]) -> list[dict]:
     return [cell(condition, m, gIoU=g) for m, g in scores.items()]
 
 
-def test_f5_non_transitive():
+def test_f5_reproduces_when_the_name60_leader_loses_the_lead_under_mixed():
     text = dict(zip(report.RANKED, (60, 70, 65, 64, 63, 62, 61), strict=True))  # coteaching leads
     changed = dict(text, coteaching=50)
     verdict = report.f5_non_transitive(table(*ranked_cells("name60", text), *ranked_cells("name60+mask21", changed)))
@@ -133,7 +133,7 @@ def test_f5_non_transitive():
 
 # ---- the paper's own numbers ----------------------------------------------------------------------------------------
 
-def test_paper_numbers_verdicts():
+def test_the_papers_own_numbers_give_the_expected_verdicts():
     findings = {f["key"]: f["paper"] for f in report.check_findings({}, report.paper_table())}
     assert findings["F1"]["verdict"] == R
     assert findings["F2"]["verdict"] == R
@@ -148,7 +148,7 @@ def test_paper_numbers_verdicts():
     assert {f["ours"]["verdict"] for f in report.check_findings({}, report.paper_table())} == {NOT_RUN}
 
 
-def test_paper_tables_shape():
+def test_paper_tables_cover_every_condition_and_method():
     assert paper.COLUMNS == METRIC_COLUMNS
     table_ = paper.by_condition()
     assert set(table_) == {"clean", "name20", "name40", "name60", "mask9", "mask15", "mask21", "name60+mask21"}
@@ -197,7 +197,7 @@ def recipe(gains: dict[int, float], condition: str = "name60+mask21") -> dict:
     return report.recipe_comparison(cells, condition)
 
 
-def test_acceptance():
+def test_recipe_acceptance_needs_three_gIoU_over_two_seeds():
     met = report.acceptance(recipe({0: 4.0, 1: 3.0}))
     assert met["verdict"] == report.MET and "+3.50 gIoU over 2 seeds" in met["text"]
     assert report.acceptance(recipe({0: 3.0, 1: 3.0}))["verdict"] == report.MET  # the bar itself passes
