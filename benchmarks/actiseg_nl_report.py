@@ -18,6 +18,7 @@ Writes ``actiseg_nl.md``, ``actiseg_nl.json`` and ``actiseg_nl_findings.png`` to
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import statistics
@@ -109,8 +110,10 @@ def expected_methods(condition: str) -> list[str]:
     return [m for m in learner_names() if m not in MASK_ONLY_METHODS or CONDITION_BY_KEY[condition].noisy_masks]
 
 
+@functools.cache
 def paper_table() -> Table:
-    """The paper's numbers in ``aggregate``'s shape (no seeds, std 0), so rules and tables read both alike."""
+    """The paper's numbers in ``aggregate``'s shape (no seeds, std 0), so rules and tables read both alike; built
+    once (callers only read it)."""
     return {condition: {method: {**metrics, **{f"{m}_std": 0.0 for m in metrics}, "seeds": []}
                         for method, metrics in rows.items()}
             for condition, rows in paper.by_condition().items()}
@@ -216,10 +219,7 @@ def f3_part(table: Table, condition: str) -> tuple[str, str, dict[str, Any]]:
 def f3_coteaching(table: Table) -> Verdict:
     """F3: at name40 and name60, Co-teaching has the best gIoU of the paper's learners and a p-mIoU above the
     baseline's."""
-    results = {condition: f3_part(table, condition) for condition in ("name40", "name60")}
-    parts = {condition: result[0] for condition, result in results.items()}
-    return Verdict(combine(parts), [result[1] for result in results.values()], parts,
-                   {condition: result[2] for condition, result in results.items()})
+    return per_condition(table, f3_part, ("name40", "name60"))
 
 
 def f4_part(table: Table, condition: str) -> tuple[str, str, dict[str, Any]]:
@@ -237,7 +237,13 @@ def f4_part(table: Table, condition: str) -> tuple[str, str, dict[str, Any]]:
 
 def f4_pmhm(table: Table) -> Verdict:
     """F4: at mask9, mask15 and mask21, PMHM's gIoU >= every other paper learner's (per k, and all k together)."""
-    results = {condition: f4_part(table, condition) for condition in ("mask9", "mask15", "mask21")}
+    return per_condition(table, f4_part, ("mask9", "mask15", "mask21"))
+
+
+def per_condition(table: Table, part: Callable[[Table, str], tuple[str, str, dict[str, Any]]],
+                  conditions: Sequence[str]) -> Verdict:
+    """A finding judged condition by condition: each part's sub-verdict, evidence line and numbers, combined."""
+    results = {condition: part(table, condition) for condition in conditions}
     parts = {condition: result[0] for condition, result in results.items()}
     return Verdict(combine(parts), [result[1] for result in results.values()], parts,
                    {condition: result[2] for condition, result in results.items()})
