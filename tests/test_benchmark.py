@@ -12,6 +12,7 @@ import pytest
 import torch
 from test_learners_train import STOP_AT, StopAfter  # the same simulated Ctrl-C as the trainer's resume tests
 
+from actiseg_core.learners import ELRLearner
 from training import benchmark
 from training import train as train_module
 from training.benchmark import CONDITION_BY_KEY, Cell, Protocol, main, plan
@@ -127,6 +128,21 @@ def test_pmhm_runs_only_under_mask_noise_and_settings_make_new_cells() -> None:
         cell, benchmark.train_config(cell, protocol, Path(), Path(), 0, "cpu", False), 0, {"train": "a"}))
         for protocol in (Protocol(steps=10), Protocol(steps=20), Protocol(steps=10, batch_frames=4))}
     assert len(hashes) == 3
+
+
+def test_a_revised_learner_makes_new_cells(monkeypatch: pytest.MonkeyPatch) -> None:
+    cell = Cell(CONDITION_BY_KEY["mask9"], "elr", 0)
+
+    def identity() -> dict:
+        config = benchmark.train_config(cell, Protocol(steps=10), Path(), Path(), 0, "cpu", False)
+        return benchmark.cell_identity(cell, config, 0, {"train": "a"})
+
+    revised = identity()
+    assert revised["learner_revision"] == ELRLearner.revision >= 1
+    monkeypatch.setattr(ELRLearner, "revision", 0)
+    unrevised = identity()
+    assert "learner_revision" not in unrevised  # never-revised learners keep their pre-revision hashes
+    assert benchmark.identity_hash(revised) != benchmark.identity_hash(unrevised)
 
 
 @pytest.mark.parametrize(("change", "code", "message"), [

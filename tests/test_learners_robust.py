@@ -175,25 +175,43 @@ def test_apl_is_active_plus_passive() -> None:
 @pytest.mark.parametrize(("history", "sign"), [(0.9, -1.0), (0.2, 1.0), (0.5, 0.0)])
 def test_elr_regulariser_pulls_the_prediction_toward_its_history(history: float, sign: float) -> None:
     p = torch.tensor([0.3, 0.6, 0.95], requires_grad=True)
-    elr_regulariser(p, torch.full((3,), history), 1e-6).sum().backward()
+    elr_regulariser(p, torch.full((3,), history), 1.0, 1e-6).sum().backward()
     # gradient descent moves p against the gradient: up when the history says foreground, down when background
     if sign == 0.0:
         torch.testing.assert_close(p.grad, torch.zeros(3))
     else:
         assert (torch.sign(p.grad) == sign).all(), p.grad
     # and agreeing with a confident history costs less than disagreeing with it
-    low = elr_regulariser(torch.tensor(0.9), torch.tensor(0.9), 1e-6)
-    assert low < elr_regulariser(torch.tensor(0.1), torch.tensor(0.9), 1e-6)
+    low = elr_regulariser(torch.tensor(0.9), torch.tensor(0.9), 1.0, 1e-6)
+    assert low < elr_regulariser(torch.tensor(0.1), torch.tensor(0.9), 1.0, 1e-6)
 
 
-def test_elr_history_starts_at_the_prediction_then_is_an_ema_with_beta() -> None:
+def test_elr_regulariser_is_weak_while_the_history_is_young() -> None:
+    """A zero-started target has mass 1 - beta^n; after one visit (0.1) R's pull on the logit is at most ~0.1,
+    where a full-mass history pulls several times harder (ELR's gradient p (d - t_fg) / (1 - d) per logit)."""
+    logits = torch.tensor([-4.0, -2.0, 0.0, 2.0], requires_grad=True)
+
+    def pull(mass: float) -> torch.Tensor:
+        logits.grad = None
+        p = logits.sigmoid()
+        elr_regulariser(p, mass * p.detach(), mass, 0.0).sum().backward()
+        return logits.grad.abs()
+
+    assert (pull(0.1) <= 0.11).all(), pull(0.1)
+    assert pull(1.0).max() > 4 * pull(0.1).max()
+
+
+def test_elr_history_is_a_zero_started_ema_of_the_prediction_with_its_mass() -> None:
     learner = ELRLearner(_context())
     ids = torch.tensor([2, 0])
-    first = torch.full((2, 1, H, W), 0.8)
-    torch.testing.assert_close(learner.targets(first, ids), first, atol=0.5 / 255, rtol=0)
-    second = learner.targets(torch.full((2, 1, H, W), 0.2), ids)
-    torch.testing.assert_close(second, torch.full((2, 1, H, W), 0.9 * 0.8 + 0.1 * 0.2), atol=1 / 255, rtol=0)
+    first, mass = learner.targets(torch.full((2, 1, H, W), 0.8), ids)
+    torch.testing.assert_close(first, torch.full((2, 1, H, W), 0.1 * 0.8), atol=0.5 / 255, rtol=0)
+    torch.testing.assert_close(mass, torch.full((2, 1, 1, 1), 0.1))
+    second, mass = learner.targets(torch.full((2, 1, H, W), 0.2), ids)
+    torch.testing.assert_close(second, torch.full((2, 1, H, W), 0.9 * 0.08 + 0.1 * 0.2), atol=1 / 255, rtol=0)
+    torch.testing.assert_close(mass, torch.full((2, 1, 1, 1), 1 - 0.9 ** 2))
     assert learner.history.visits.tolist() == [2, 0, 2]  # query 1 never seen
+    assert (second <= mass).all()  # t_bg = mass - t_fg stays a probability mass
 
 
 def test_elr_loss_is_focal_plus_lambda_regulariser() -> None:
@@ -204,7 +222,8 @@ def test_elr_loss_is_focal_plus_lambda_regulariser() -> None:
     p = outputs.mask_logits.sigmoid()
     focal = pixel_mean(0.5 * batch.targets * (1 - p) ** 2 * -torch.log(p) * batch.weights
                        + 0.5 * (1 - batch.targets) * p ** 2 * -torch.log(1 - p) * batch.weights)
-    regulariser = pixel_mean(torch.log(1 - (p * history + (1 - p) * (1 - history)) + 1e-6))
+    clamped = p.clamp(1e-4, 1 - 1e-4)  # first visit: mass 1 - 0.9 = 0.1
+    regulariser = pixel_mean(torch.log(1 - (clamped * history + (1 - clamped) * (0.1 - history)) + 1e-6))
     positive, dice = _frame_terms(outputs, batch)
     torch.testing.assert_close(total, 2 * positive + 2 * (focal + 0.5 * regulariser).mean() + 5 * dice)
     assert terms["elr_reg"] == pytest.approx(regulariser.mean().item(), rel=1e-5)

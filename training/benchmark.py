@@ -49,7 +49,7 @@ from tqdm import tqdm
 from actiseg_core.cli_util import OneLineParser, non_negative_int, positive_int, run_command, seed_int
 from actiseg_core.data.layout import atomic_write_bytes, atomic_write_json, read_json
 from actiseg_core.errors import ActiSegError
-from actiseg_core.learners import learner_names
+from actiseg_core.learners import learner_names, learner_type
 from actiseg_core.metrics import HIGHER_IS_BETTER, METRIC_COLUMNS
 from actiseg_core.model.config import IMAGE_ENCODERS
 from actiseg_core.noise.view import MANIFEST, make_noisy_view
@@ -182,11 +182,17 @@ def train_config(cell: Cell, protocol: Protocol, data: Path, run: Path, threads:
 
 
 def cell_identity(cell: Cell, config: TrainConfig, noise_seed: int, clean_hash: dict[str, str]) -> dict[str, Any]:
-    """Everything a cell's numbers depend on (not where files live or how the run is operated)."""
+    """Everything a cell's numbers depend on (not where files live or how the run is operated).
+
+    The learner's ``revision`` is included only once raised above 0, so cells of learners never revised keep the
+    hashes they had before revisions were tracked.
+    """
     settings = {k: v for k, v in config.to_json().items() if k not in OPERATIONAL_OPTIONS | {"data", "val_data"}}
-    return {"condition": cell.condition.key, "text_rate": cell.condition.text_rate,
-            "mask_kernel": cell.condition.mask_kernel, "noise_seed": noise_seed, "method": cell.method,
-            "seed": cell.seed, "train": settings, "clean_data_hash": clean_hash}
+    identity = {"condition": cell.condition.key, "text_rate": cell.condition.text_rate,
+                "mask_kernel": cell.condition.mask_kernel, "noise_seed": noise_seed, "method": cell.method,
+                "seed": cell.seed, "train": settings, "clean_data_hash": clean_hash}
+    revision = learner_type(cell.method).revision
+    return {**identity, "learner_revision": revision} if revision else identity
 
 
 def identity_hash(identity: dict[str, Any]) -> str:

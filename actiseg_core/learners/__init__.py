@@ -13,7 +13,7 @@ from actiseg_core.learners.gce import GCEConfig, GCELearner
 from actiseg_core.learners.npn import NPNConfig, NPNLearner
 from actiseg_core.learners.pmhm import PMHMConfig, PMHMLearner
 from actiseg_core.learners.pmhm_select import PMHMSelectConfig, PMHMSelectLearner
-from actiseg_core.learners.registry import get_learner, learner_names
+from actiseg_core.learners.registry import get_learner, learner_names, learner_type
 from actiseg_core.learners.sce import SCEConfig, SCELearner
 
 __all__ = [
@@ -41,4 +41,5 @@ __all__ = [
     "StepInfo",
     "get_learner",
     "learner_names",
+    "learner_type",
 ]

@@ -87,6 +87,9 @@ class Learner(ABC):
     ``keeps_pixel_histories`` (per-pixel state indexed by ``query_ids``: spatial augmentation must be off so the
     pixels of a query line up from one epoch to the next, and the state lives in one process; ELR, NPN) and
     ``uses_strong_view`` (``QueryBatch.strong_images`` must be filled; NPN).
+
+    ``revision`` is raised whenever a learner's maths or defaults change, so that benchmark cells trained by the
+    older version are retrained instead of reused (``training.benchmark`` puts it in a cell's identity).
     """
 
     terms: ClassVar[tuple[str, ...]]
@@ -95,6 +98,7 @@ class Learner(ABC):
     uses_aux_head: ClassVar[bool] = False
     keeps_pixel_histories: ClassVar[bool] = False
     uses_strong_view: ClassVar[bool] = False
+    revision: ClassVar[int] = 0
 
     def __init__(self, context: LearnerContext, **hyper: Any) -> None:
         self.model = context.build_model()
