@@ -11,6 +11,7 @@ from torch.nn import functional as F
 
 from actiseg_core.learners import (
     APLLearner,
+    BaselineLearner,
     CoTeachingLearner,
     ELRLearner,
     GCELearner,
@@ -19,6 +20,7 @@ from actiseg_core.learners import (
     PMHMLearner,
     PMHMSelectLearner,
     QueryBatch,
+    QuerySelectLearner,
     SCELearner,
     StepInfo,
     get_learner,
@@ -38,7 +40,7 @@ from actiseg_core.learners.losses import (
 )
 from actiseg_core.learners.npn import negative_learning_loss, proxy_labels
 from actiseg_core.learners.pmhm import aux_frozen, freeze_probability, gradient_magnitude, uncertain_pixels
-from actiseg_core.learners.pmhm_select import class_balanced_picks, progress_keep_rate
+from actiseg_core.learners.query_selection import class_balanced_picks, progress_keep_rate
 from actiseg_core.model import SegmenterOutput
 
 K, H, W = 3, 4, 6
@@ -99,7 +101,8 @@ def _frame_terms(outputs: SegmenterOutput, batch: QueryBatch) -> tuple[torch.Ten
 
 
 def test_registry_lists_every_learner_in_design_order() -> None:
-    assert learner_names() == ("baseline", "coteaching", "gce", "sce", "apl", "elr", "npn", "pmhm", "pmhm_select")
+    assert learner_names() == ("baseline", "coteaching", "gce", "sce", "apl", "elr", "npn", "pmhm", "pmhm_select",
+                              "query_select")
     for name in learner_names():
         assert get_learner(name, _context()).models()[0] is not None
     assert get_learner("gce", _context(), q=0.5).config.q == 0.5
@@ -411,7 +414,7 @@ def test_pmhm_loss_terms_follow_eq_5_to_7() -> None:
 
 # ---- PMHM + small-loss query selection (our combined recipe) -------------------------------------------------------
 
-def test_pmhm_select_keep_rate_ramps_over_a_fraction_of_the_run() -> None:
+def test_selection_keep_rate_ramps_over_a_fraction_of_the_run() -> None:
     rates = [progress_keep_rate(StepInfo(n, 0, 7, 100), 0.3, 0.3) for n in (0, 15, 30, 99)]
     assert rates == pytest.approx([1.0, 0.85, 0.7, 0.7])
     assert progress_keep_rate(StepInfo(5, 0, 7, 1), 0.3, 0.3) == pytest.approx(0.7)  # a one-step ramp, no 0-division
@@ -444,3 +447,16 @@ def test_pmhm_select_drops_queries_by_positive_loss_and_keeps_every_consistency_
     early = StepInfo(step=0, epoch=0, steps_per_epoch=10, total_steps=100)
     torch.testing.assert_close(learner.loss(outputs, batch, early)[0],
                                PMHMLearner(_context(), freeze_rate=0.0).loss(outputs, batch, early)[0])
+
+
+def test_query_select_is_the_baseline_loss_over_the_kept_queries() -> None:
+    outputs, batch = _outputs(), _batch()  # positives [1, 0, 1]
+    late = StepInfo(step=90, epoch=9, steps_per_epoch=10, total_steps=100)
+    total, terms = QuerySelectLearner(_context(), forget_rate=0.5).loss(outputs, batch, late)
+    per_query, parts = BaselineLearner(_context()).query_loss(outputs, batch, late)
+    dropped = 0 if parts["positive"][0] > parts["positive"][2] else 2
+    torch.testing.assert_close(total, per_query[[k for k in range(K) if k != dropped]].mean())
+    assert terms["keep_rate"] == pytest.approx(0.5)
+    early = StepInfo(step=0, epoch=0, steps_per_epoch=10, total_steps=100)
+    torch.testing.assert_close(QuerySelectLearner(_context()).loss(outputs, batch, early)[0],
+                               BaselineLearner(_context()).loss(outputs, batch, early)[0])

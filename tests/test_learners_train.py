@@ -24,7 +24,7 @@ STEPS, STOP_AT = 6, 3  # the fixture's 4 frames in batches of 2: 2 steps an epoc
 TINY = ["--data", str(FIXTURE), "--split", "val", "--val-split", "none", "--image-encoder", "resnet_small",
         "--input-size", "64x96", "--batch-frames", "2", "--warmup-steps", "1", "--lr", "2e-3", "--no-progress",
         "--threads", "1", "--ckpt-every", "4", "--log-every", "2", "--steps", str(STEPS)]
-ROBUST = ("coteaching", "gce", "sce", "apl", "elr", "npn", "pmhm", "pmhm_select")
+ROBUST = ("coteaching", "gce", "sce", "apl", "elr", "npn", "pmhm", "pmhm_select", "query_select")
 STATEFUL = ("coteaching", "elr", "npn", "pmhm", "pmhm_select")  # histories, a peer, or random perturbations to restore
 
 

@@ -1,5 +1,5 @@
 """Losses and training strategies (DESIGN §6): the ActionVOS baseline, the paper's robust learners, PMHM, and
-our combined recipe for mixed noise (``pmhm_select``).
+our combined recipe for mixed noise (``pmhm_select``) and its ablation without PMHM (``query_select``).
 
 ``get_learner(name, context, **hyper)`` builds one by name; every learner implements :class:`Learner`.
 """
@@ -13,6 +13,7 @@ from actiseg_core.learners.gce import GCEConfig, GCELearner
 from actiseg_core.learners.npn import NPNConfig, NPNLearner
 from actiseg_core.learners.pmhm import PMHMConfig, PMHMLearner
 from actiseg_core.learners.pmhm_select import PMHMSelectConfig, PMHMSelectLearner
+from actiseg_core.learners.query_select import QuerySelectConfig, QuerySelectLearner
 from actiseg_core.learners.registry import get_learner, learner_names, learner_type
 from actiseg_core.learners.sce import SCEConfig, SCELearner
 
@@ -35,6 +36,8 @@ __all__ = [
     "PMHMLearner",
     "PMHMSelectConfig",
     "PMHMSelectLearner",
+    "QuerySelectConfig",
+    "QuerySelectLearner",
     "QueryBatch",
     "SCEConfig",
     "SCELearner",

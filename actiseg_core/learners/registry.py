@@ -3,7 +3,7 @@
 Entries are listed explicitly (no import-time decorators), so the set of learners is visible in one place and
 registration cannot depend on which modules happen to have been imported. The order is DESIGN §6's (baseline
 first, then the paper's robust learners, then PMHM), then our combined recipe for mixed noise (PMHM + small-loss
-query selection); :func:`learner_names` keeps it for help and error texts.
+query selection) and its ablation without PMHM; :func:`learner_names` keeps it for help and error texts.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from actiseg_core.learners.gce import GCELearner
 from actiseg_core.learners.npn import NPNLearner
 from actiseg_core.learners.pmhm import PMHMLearner
 from actiseg_core.learners.pmhm_select import PMHMSelectLearner
+from actiseg_core.learners.query_select import QuerySelectLearner
 from actiseg_core.learners.sce import SCELearner
 
 #: name -> Learner subclass, built as ``cls(context, **hyper)``; ``cls.config_type`` lists the hyper-parameters.
@@ -34,6 +35,7 @@ _REGISTRY: dict[str, type[Learner]] = {
     "npn": NPNLearner,
     "pmhm": PMHMLearner,
     "pmhm_select": PMHMSelectLearner,
+    "query_select": QuerySelectLearner,
 }
 
 
