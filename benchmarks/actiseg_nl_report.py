@@ -63,6 +63,7 @@ STEM = "actiseg_nl"
 REPRODUCES, NOT_REPRODUCED, NOT_RUN = "reproduces", "does not reproduce", "not run yet"
 MET, NOT_MET = "met", "not met"
 BASELINE, RECIPE, MIXED = "baseline", "pmhm_select", "name60+mask21"
+ABLATION = "query_select"  # the recipe's query selection without PMHM
 #: The paper's robust learners of Table III (PMHM aside), in registry order: the field F3 and F4 compare against.
 PAPER_LEARNERS = tuple(m for m in learner_names() if m in paper.PAPER_NAMES and m not in (BASELINE, "pmhm"))
 #: F5 ranks the methods the paper has under both Name-60 and the mixed condition (PMHM has no Name-60 cell).
@@ -316,14 +317,15 @@ def per_seed(cells: list[dict[str, Any]], condition: str, method: str) -> dict[i
             for cell in cells if cell["condition"] == condition and cell["method"] == method}
 
 
-def recipe_comparison(cells: list[dict[str, Any]], condition: str) -> dict[str, Any]:
-    """pmhm_select vs baseline under a condition: per seed, the seeds both ran, and the mean gIoU gain over them."""
-    base, recipe = per_seed(cells, condition, BASELINE), per_seed(cells, condition, RECIPE)
+def recipe_comparison(cells: list[dict[str, Any]], condition: str, method: str = RECIPE) -> dict[str, Any]:
+    """``method`` (pmhm_select unless given) vs baseline under a condition: per seed, the seeds both ran, and the
+    mean gIoU gain over them."""
+    base, recipe = per_seed(cells, condition, BASELINE), per_seed(cells, condition, method)
     paired = sorted(s for s in set(base) & set(recipe)
                     if base[s]["gIoU"] is not None and recipe[s]["gIoU"] is not None)
     gains = {s: recipe[s]["gIoU"] - base[s]["gIoU"] for s in paired}
-    return {"condition": condition, BASELINE: base, RECIPE: recipe, "paired_seeds": paired, "gIoU_gain": gains,
-            "mean_gIoU_gain": statistics.fmean(gains.values()) if gains else None}
+    return {"condition": condition, "method": method, BASELINE: base, method: recipe, "paired_seeds": paired,
+            "gIoU_gain": gains, "mean_gIoU_gain": statistics.fmean(gains.values()) if gains else None}
 
 
 def acceptance(comparison: dict[str, Any]) -> dict[str, Any]:
@@ -438,8 +440,9 @@ def _verdict_text(verdict: dict[str, Any]) -> str:
     return verdict["verdict"] + detail
 
 
-def recipe_markdown(recipes: dict[str, dict[str, Any]]) -> list[str]:
-    """The combined recipe's section: per seed and mean, pmhm_select vs baseline, and the acceptance check."""
+def recipe_markdown(recipes: dict[str, dict[str, Any]], ablation: dict[str, Any]) -> list[str]:
+    """The combined recipe's section: per seed and mean, pmhm_select vs baseline, the acceptance check, and the
+    ablation without PMHM under mixed noise."""
     mixed = recipes[MIXED]
     theirs = paper_table()
     pmhm, flac = value(theirs, MIXED, "pmhm", "gIoU"), value(theirs, MIXED, BASELINE, "gIoU")
@@ -451,26 +454,30 @@ def recipe_markdown(recipes: dict[str, dict[str, Any]]) -> list[str]:
              f"Acceptance check under {MIXED}: **{mixed['acceptance']['text']}**.", "", context, ""]
     for key, comparison in recipes.items():
         lines += [f"### {CONDITION_BY_KEY[key].title}", "", *recipe_table(comparison), ""]
+    lines += [f"### Ablation under {CONDITION_BY_KEY[MIXED].title}: {ABLATION} (the same query selection, no PMHM)",
+              "", f"The bar applied to the ablation: {ablation['acceptance']['text']}.", "", *recipe_table(ablation),
+              ""]
     return lines
 
 
 def recipe_table(comparison: dict[str, Any]) -> list[str]:
-    """Per-seed rows of baseline and pmhm_select, their difference, and means over the paired seeds."""
-    base, recipe, paired = comparison[BASELINE], comparison[RECIPE], comparison["paired_seeds"]
+    """Per-seed rows of baseline and the compared method, their difference, and means over the paired seeds."""
+    method = comparison["method"]
+    base, recipe, paired = comparison[BASELINE], comparison[method], comparison["paired_seeds"]
     if not base and not recipe:
         return [f"{NOT_RUN}."]
     rows: list[tuple[str, dict[str, Any] | None]] = []
     for seed in sorted(set(base) | set(recipe)):
-        rows += [(f"seed {seed}: {m}", _row(runs.get(seed))) for m, runs in ((BASELINE, base), (RECIPE, recipe))]
+        rows += [(f"seed {seed}: {m}", _row(runs.get(seed))) for m, runs in ((BASELINE, base), (method, recipe))]
         if seed in paired:
             rows.append((f"seed {seed}: difference", _row(_difference(recipe[seed], base[seed]))))
     if paired:
-        means = {m: _mean([runs[s] for s in paired]) for m, runs in ((BASELINE, base), (RECIPE, recipe))}
-        rows += [(f"mean of seeds {','.join(map(str, paired))}: {m}", _row(means[m])) for m in (BASELINE, RECIPE)]
-        rows.append(("mean difference", _row(_difference(means[RECIPE], means[BASELINE]))))
+        means = {m: _mean([runs[s] for s in paired]) for m, runs in ((BASELINE, base), (method, recipe))}
+        rows += [(f"mean of seeds {','.join(map(str, paired))}: {m}", _row(means[m])) for m in (BASELINE, method)]
+        rows.append(("mean difference", _row(_difference(means[method], means[BASELINE]))))
     gain = comparison["mean_gIoU_gain"]
     summary = "no seed has both" if gain is None else f"mean gIoU gain {gain:+.2f} over {len(paired)} seed(s)"
-    return [f"pmhm_select − baseline (difference rows; ↓ metrics: negative is better); {summary}.", "",
+    return [f"{method} − baseline (difference rows; ↓ metrics: negative is better); {summary}.", "",
             *metric_table("Cell", rows, seeds=False, bold=False)]
 
 
@@ -523,7 +530,7 @@ def report_markdown(report: dict[str, Any], cells: list[dict[str, Any]], analysi
     lines = header_markdown(report, command)
     lines += tables_markdown(report["summary"], cells)
     lines += findings_markdown(report["findings"])
-    lines += recipe_markdown(report["combined_recipe"])
+    lines += recipe_markdown(report["combined_recipe"], report["ablation"])
     if analysis is not None:
         lines += ["## Analysis", "", analysis.rstrip(), ""]
     return "\n".join(lines)
@@ -577,7 +584,8 @@ def build_report(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     ours = aggregate(cells)
     keys = Counter((c["condition"], c["method"], c["seed"]) for c in cells)
     recipes = {key: recipe_comparison(cells, key) for key in (MIXED, "clean")}
-    for comparison in recipes.values():
+    ablation = recipe_comparison(cells, MIXED, ABLATION)
+    for comparison in (*recipes.values(), ablation):
         comparison["acceptance"] = acceptance(comparison)
     report = {
         "results": shown(path), "protocol": protocol, "cells": len(cells),
@@ -586,7 +594,7 @@ def build_report(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         "commits": dict(Counter(str(cell.get("commit", "unknown")) for cell in cells).most_common()),
         "duplicates": [f"{c}/{m}/seed {s}" for (c, m, s), n in keys.items() if n > 1],
         "summary": ours, "paper": paper.by_condition(), "findings": check_findings(ours, paper_table()),
-        "combined_recipe": recipes,
+        "combined_recipe": recipes, "ablation": ablation,
     }
     return report, cells
 

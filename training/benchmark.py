@@ -91,7 +91,8 @@ CONDITIONS: tuple[Condition, ...] = (
 )
 CONDITION_BY_KEY = {condition.key: condition for condition in CONDITIONS}
 #: The two sweeps of the noise plot: (label, x-axis, [(x, condition key)]), each starting from clean labels.
-SWEEPS = (("text noise", "names changed (%)", [(0, "clean"), (20, "name20"), (40, "name40"), (60, "name60")]),
+SWEEPS = (("text noise", "class-flip rate rho of Alg. 1 (%)",
+           [(0, "clean"), (20, "name20"), (40, "name40"), (60, "name60")]),
           ("mask noise", "dilation kernel k", [(0, "clean"), (9, "mask9"), (15, "mask15"), (21, "mask21")]))
 
 
