@@ -130,7 +130,7 @@ def test_pmhm_runs_only_under_mask_noise_and_settings_make_new_cells() -> None:
     assert len(hashes) == 3
 
 
-def test_a_revised_learner_makes_new_cells(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_revised_or_tuned_learner_makes_new_cells(monkeypatch: pytest.MonkeyPatch) -> None:
     cell = Cell(CONDITION_BY_KEY["mask9"], "elr", 0)
 
     def identity() -> dict:
@@ -139,6 +139,9 @@ def test_a_revised_learner_makes_new_cells(monkeypatch: pytest.MonkeyPatch) -> N
 
     revised = identity()
     assert revised["learner_revision"] == ELRLearner.revision >= 1
+    tuned = benchmark.cell_identity(cell, benchmark.train_config(cell, Protocol(steps=10), Path(), Path(), 0, "cpu",
+                                                                 False, {"beta": 0.7}), 0, {"train": "a"})
+    assert benchmark.identity_hash(tuned) != benchmark.identity_hash(revised)  # hyper-parameters are identity too
     monkeypatch.setattr(ELRLearner, "revision", 0)
     unrevised = identity()
     assert "learner_revision" not in unrevised  # never-revised learners keep their pre-revision hashes
@@ -151,6 +154,8 @@ def test_a_revised_learner_makes_new_cells(monkeypatch: pytest.MonkeyPatch) -> N
     (["--data", "{tmp}/missing"], 1, "data root not found"),
     (["--seeds", "-1"], 2, "expected a non-negative integer"),
     (["--cached-only"], 1, "no finished cells under"),
+    (["--learner-arg", "q=0.5"], 1, "learner 'baseline' has no parameter q"),
+    (["--learner-arg", "novalue"], 2, "expected KEY=VALUE"),
 ])
 def test_bad_input_is_one_line_and_a_non_zero_exit(root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                    change: list[str], code: int, message: str) -> None:

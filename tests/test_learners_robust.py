@@ -460,3 +460,14 @@ def test_query_select_is_the_baseline_loss_over_the_kept_queries() -> None:
     early = StepInfo(step=0, epoch=0, steps_per_epoch=10, total_steps=100)
     torch.testing.assert_close(QuerySelectLearner(_context()).loss(outputs, batch, early)[0],
                                BaselineLearner(_context()).loss(outputs, batch, early)[0])
+
+
+def test_selection_can_spare_every_query_whose_label_the_positive_head_agrees_with() -> None:
+    outputs, batch = _outputs(), _batch()
+    late = StepInfo(step=90, epoch=9, steps_per_epoch=10, total_steps=100)
+    agreeing = QueryBatch(**{**batch.__dict__, "positives": (outputs.positive_logits > 0).float()})
+    spared, _ = QuerySelectLearner(_context(), forget_rate=0.5, only_contradicted=True).loss(outputs, agreeing, late)
+    per_query, _ = BaselineLearner(_context()).query_loss(outputs, agreeing, late)
+    torch.testing.assert_close(spared, per_query.mean())  # nothing contradicts its label: nothing is dropped
+    dropped, _ = QuerySelectLearner(_context(), forget_rate=0.5).loss(outputs, agreeing, late)
+    assert not torch.isclose(dropped, per_query.mean())  # the plain selection drops by rank regardless

@@ -49,13 +49,13 @@ from tqdm import tqdm
 from actiseg_core.cli_util import OneLineParser, non_negative_int, positive_int, run_command, seed_int
 from actiseg_core.data.layout import atomic_write_bytes, atomic_write_json, read_json
 from actiseg_core.errors import ActiSegError
-from actiseg_core.learners import learner_names, learner_type
+from actiseg_core.learners import check_learner_args, learner_names, learner_type
 from actiseg_core.metrics import HIGHER_IS_BETTER, METRIC_COLUMNS
 from actiseg_core.model.config import IMAGE_ENCODERS
 from actiseg_core.noise.view import MANIFEST, make_noisy_view
 from training.data import load_split, split_hash
 from training.evaluate import evaluate
-from training.train import OPERATIONAL_OPTIONS, TrainConfig, input_size, train
+from training.train import OPERATIONAL_OPTIONS, TrainConfig, input_size, learner_arg, train
 
 PROG = "actiseg-benchmark"
 REPO = Path(__file__).resolve().parents[1]
@@ -172,9 +172,10 @@ def noisy_view(data: Path, out: Path, condition: Condition, noise_seed: int, cle
 
 
 def train_config(cell: Cell, protocol: Protocol, data: Path, run: Path, threads: int, device: str,
-                 progress: bool) -> TrainConfig:
+                 progress: bool, learner_args: dict[str, Any] | None = None) -> TrainConfig:
     """The ``actiseg-train`` configuration of a cell: the protocol's settings, no validation during training."""
     return TrainConfig(data=data, out=run, split=TRAIN_SPLIT, val_split=None, learner=cell.method,
+                       learner_args=dict(learner_args or {}),
                        steps=protocol.steps, batch_frames=protocol.batch_frames, lr=protocol.lr,
                        warmup_steps=protocol.warmup_steps, seed=cell.seed, image_encoder=protocol.image_encoder,
                        pretrained=protocol.pretrained, input_size=protocol.input_size, threads=threads,
@@ -212,6 +213,7 @@ class Settings:
     device: str = "auto"
     progress: bool = True
     cached_only: bool = False  # tables from finished cells only; nothing is trained
+    learner_args: dict[str, Any] = dataclasses.field(default_factory=dict)  # hyper-parameters for every method
 
 
 def cell_dir(settings: Settings, cell: Cell, digest: str) -> Path:
@@ -225,7 +227,8 @@ def run_cell(settings: Settings, cell: Cell, clean_hash: dict[str, str]) -> tupl
     Returns (result, cached).
     """
     started = time.perf_counter()
-    probe = train_config(cell, settings.protocol, settings.data, Path(), settings.threads, settings.device, False)
+    probe = train_config(cell, settings.protocol, settings.data, Path(), settings.threads, settings.device, False,
+                         settings.learner_args)
     identity = cell_identity(cell, probe, settings.noise_seed, clean_hash)
     digest = identity_hash(identity)
     folder = cell_dir(settings, cell, digest)
@@ -465,6 +468,9 @@ def build_parser() -> OneLineParser:
     parser.add_argument("--threads", type=non_negative_int, default=0,
                         help="torch CPU threads (0: torch's default); use 1 on a busy shared machine")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda:N")
+    parser.add_argument("--learner-arg", type=learner_arg, action="append", default=[], metavar="KEY=VALUE",
+                        help="learner hyper-parameter for every method run (repeatable; part of each cell's "
+                        "identity, so use its own --out to keep the tables apart)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--cached-only", action="store_true",
                         help="train nothing: tables and plots from the requested cells already finished")
@@ -477,7 +483,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     protocol = dataclasses.replace(PROTOCOLS[args.protocol], **overrides)
     return Settings(data=args.data, out=args.out, protocol=protocol, noise_seed=args.noise_seed,
                     threads=args.threads, device=args.device, progress=not args.no_progress,
-                    cached_only=args.cached_only)
+                    cached_only=args.cached_only, learner_args=dict(args.learner_arg))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -489,6 +495,8 @@ def main(argv: list[str] | None = None) -> int:
         if not cells:
             raise ActiSegError("no cells to run: PMHM runs only under mask noise; add a mask or mixed condition")
         settings = settings_from_args(args)
+        for method in dict.fromkeys(cell.method for cell in cells):
+            check_learner_args(method, settings.learner_args)
         threads = torch.get_num_threads()
         torch.set_num_threads(settings.threads or threads)
         try:

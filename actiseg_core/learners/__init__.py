@@ -14,7 +14,7 @@ from actiseg_core.learners.npn import NPNConfig, NPNLearner
 from actiseg_core.learners.pmhm import PMHMConfig, PMHMLearner
 from actiseg_core.learners.pmhm_select import PMHMSelectConfig, PMHMSelectLearner
 from actiseg_core.learners.query_select import QuerySelectConfig, QuerySelectLearner
-from actiseg_core.learners.registry import get_learner, learner_names, learner_type
+from actiseg_core.learners.registry import check_learner_args, get_learner, learner_names, learner_type
 from actiseg_core.learners.sce import SCEConfig, SCELearner
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "SCEConfig",
     "SCELearner",
     "StepInfo",
+    "check_learner_args",
     "get_learner",
     "learner_names",
     "learner_type",

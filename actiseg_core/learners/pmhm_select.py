@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from actiseg_core.learners.base import QueryBatch, StepInfo
-from actiseg_core.learners.losses import positive_focal_loss
 from actiseg_core.learners.pmhm import PMHMConfig, PMHMLearner
 from actiseg_core.learners.query_selection import QuerySelectionConfig, selected_mean
 from actiseg_core.model.segmenter import SegmenterOutput
@@ -42,6 +41,5 @@ class PMHMSelectLearner(PMHMLearner):
 
     def loss(self, outputs: SegmenterOutput, batch: QueryBatch, step: StepInfo) -> tuple[Tensor, dict[str, float]]:
         supervised, consistency, terms = self.query_terms(outputs, batch, step)
-        positive_losses = positive_focal_loss(outputs.positive_logits, batch.positives)
-        kept_mean, rate = selected_mean(supervised, positive_losses, batch.positives, step, self.config)
+        kept_mean, rate = selected_mean(supervised, outputs.positive_logits, batch.positives, step, self.config)
         return kept_mean + consistency, {**terms, "keep_rate": rate}

@@ -29,5 +29,5 @@ class QuerySelectLearner(BaselineLearner):
 
     def loss(self, outputs: SegmenterOutput, batch: QueryBatch, step: StepInfo) -> tuple[Tensor, dict[str, float]]:
         per_query, terms = self.query_loss(outputs, batch, step)
-        total, rate = selected_mean(per_query, terms["positive"], batch.positives, step, self.config)
+        total, rate = selected_mean(per_query, outputs.positive_logits, batch.positives, step, self.config)
         return total, {**{name: value.mean().item() for name, value in terms.items()}, "keep_rate": rate}

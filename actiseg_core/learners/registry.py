@@ -50,12 +50,18 @@ def learner_type(name: str) -> type[Learner]:
     return _REGISTRY[name]
 
 
-def get_learner(name: str, context: LearnerContext, **hyper: Any) -> Learner:
-    """Build learner ``name``; an unknown name or hyper-parameter is a one-line :class:`ActiSegError`."""
+def check_learner_args(name: str, hyper: dict[str, Any]) -> type[Learner]:
+    """The learner class of ``name`` if it takes every key of ``hyper``; else a one-line :class:`ActiSegError`
+    (checked before any training starts, so a typo costs nothing)."""
     cls = learner_type(name)
     known = [f.name for f in dataclasses.fields(cls.config_type)]
     unknown = sorted(set(hyper) - set(known))
     if unknown:
         raise ActiSegError(f"learner {name!r} has no parameter {', '.join(unknown)}; "
                            f"its parameters: {', '.join(known) or 'none'}")
-    return cls(context, **hyper)
+    return cls
+
+
+def get_learner(name: str, context: LearnerContext, **hyper: Any) -> Learner:
+    """Build learner ``name``; an unknown name or hyper-parameter is a one-line :class:`ActiSegError`."""
+    return check_learner_args(name, hyper)(context, **hyper)
