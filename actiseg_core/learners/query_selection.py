@@ -16,10 +16,10 @@ keeping every query while the rule is being learnt).
 
 ``only_contradicted`` (off by default) spares every query whose label the positive head already agrees with (its
 probability on the label's side of 0.5), so only queries that contradict their label can be dropped, at most rho of
-each class. On clean labels few do, which is where plain selection loses most: on the mini protocol, seed 0,
-``query_select`` with it scored gIoU 69.2 on clean labels (65.5 without, baseline 71.1) and 67.5 at Mask-21 (63.9,
-69.5), but 56.4 under Name-60 + Mask-21 (59.1, baseline 49.7): a trade for mostly clean data, not a free gain
-(``benchmarks/results/actiseg_nl_only_contradicted/``). It is off so the benchmarked recipes stay what was measured.
+each class. On clean labels few do, which is where plain selection loses most. Mini protocol, ``query_select``, gIoU
+with / without it: clean 69.2 / 65.5 (baseline 71.1), Mask-21 67.5 / 63.9 (69.5), Name-60 + Mask-21 56.5 / 57.9
+(49.3; 2 seeds): a better trade for mostly clean data, not a free gain
+(``benchmarks/results/actiseg_nl_only_contradicted/``). Off by default, so the protocol's recipes stay as measured.
 
 Used by ``pmhm_select`` (with PMHM for the pixels) and by its ablation ``query_select`` (with the ActionVOS loss).
 """
