@@ -31,7 +31,7 @@ from actiseg_core.model.segmenter import SegmenterOutput
 
 @dataclass(frozen=True)
 class PMHMSelectConfig(PMHMConfig, QuerySelectionConfig):
-    """PMHM's settings, plus the selection's rho (``forget_rate``) and ramp-up fraction (``rampup_fraction``)."""
+    """PMHM's settings plus the selection's (:class:`QuerySelectionConfig`: rho, ramp-up, only_contradicted)."""
 
 
 class PMHMSelectLearner(PMHMLearner):

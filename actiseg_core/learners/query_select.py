@@ -19,7 +19,7 @@ from actiseg_core.model.segmenter import SegmenterOutput
 
 @dataclass(frozen=True)
 class QuerySelectConfig(BaselineConfig, QuerySelectionConfig):
-    """The baseline's loss settings plus the selection's rho and ramp-up fraction."""
+    """The baseline's loss settings plus the selection's (:class:`QuerySelectionConfig`)."""
 
 
 class QuerySelectLearner(BaselineLearner):
