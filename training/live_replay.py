@@ -56,15 +56,18 @@ def _play(node: Node, frames: list[BagFrame], rate: float, progress: bool) -> di
             latency = 1000 * (time.monotonic() - sent_at[stamp]) if stamp in sent_at else float("nan")
             answers[stamp] = Answer(message.gate.go, list(message.gate.reasons), labels, latency)
 
-    node.create_subscription(ActiveObjects, "/active_objects", on_answer, QoSProfile(depth=50))
+    answer_sub = node.create_subscription(ActiveObjects, "/active_objects", on_answer, QoSProfile(depth=50))
     executor = rclpy.executors.SingleThreadedExecutor()
     executor.add_node(node)
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     deadline = time.monotonic() + NODE_WAIT_S
-    while image_pub.get_subscription_count() == 0 or narration_pub.get_subscription_count() == 0:
+    # both directions must be matched: an answer published before our subscription matches the node's publisher is
+    # lost (seen as 29/30 frames answered on the demo's first frame)
+    while (image_pub.get_subscription_count() == 0 or narration_pub.get_subscription_count() == 0
+           or answer_sub.get_publisher_count() == 0):
         if time.monotonic() > deadline:
-            raise ActiSegError(f"no node subscribed to {image_pub.topic_name} and {NARRATION_TOPIC} within "
+            raise ActiSegError(f"no node matched {image_pub.topic_name}, {NARRATION_TOPIC} and /active_objects within "
                                f"{NODE_WAIT_S:.0f} s: start it first (python -m actiseg_ros.node --ros-args "
                                f"-p use_sim_time:=true ...)")
         time.sleep(0.1)
