@@ -81,14 +81,14 @@ class ELRLearner(PixelHistoryLearner):
     def targets(self, probabilities: Tensor, query_ids: Tensor) -> tuple[Tensor, Tensor]:
         """Update the history of these queries with ``probabilities`` (detached); return ``(t_fg, mass)`` as
         stored, ``mass`` [n, 1, 1, 1] counting this visit."""
-        store = self.history
-        unvisited = (store.visits[query_ids.cpu()] == 0).to(probabilities.device).view(-1, 1, 1, 1)
-        previous = store.read(query_ids, probabilities.device).float() / QUANT
-        previous = torch.where(unvisited, torch.zeros_like(previous), previous)
+        store, device = self.history, probabilities.device
+        visits = store.visits[query_ids.cpu()]  # before this visit; on the CPU, as the store keeps them
+        previous = store.read(query_ids, device).float() / QUANT
+        previous = torch.where((visits == 0).to(device).view(-1, 1, 1, 1), torch.zeros_like(previous), previous)
         stored = (ema_update(previous, probabilities, self.config.beta) * QUANT).round().to(torch.uint8)
         store.write(query_ids, stored)
-        mass = history_mass(store.visits[query_ids.cpu()], self.config.beta).float()
-        return stored.float() / QUANT, mass.to(probabilities.device).view(-1, 1, 1, 1)
+        mass = history_mass(visits + 1, self.config.beta).float().to(device).view(-1, 1, 1, 1)
+        return stored.float() / QUANT, mass
 
     def pixel_loss(self, outputs: SegmenterOutput, batch: QueryBatch,
                    step: StepInfo) -> tuple[Tensor, dict[str, Tensor]]:
