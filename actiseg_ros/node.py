@@ -7,6 +7,12 @@ map), ``probability`` (32FC1), ``gate`` (ManipulationGate), ``overlay`` (rgb8) a
 ``active_objects`` and diagnostics are only computed and sent while someone subscribes. Output headers are the
 source image's header.
 
+Parameters: the node's own (``NODE_DEFAULTS``, the same values as ``config/segment.yaml``) and those of the model's
+operating contract (``pixel_threshold``, ``positive_threshold``, ``vocabulary``, ``gate.*``), whose defaults are read
+from the model folder's ``model.json``: a YAML or command-line value overrides the model, nothing else does. A
+relative ``model_dir`` is taken from the working directory when it exists there, else from the package's share
+folder (where the installed YAML's default points).
+
 Threading: the subscription callbacks only deserialise and hand the newest frame to a one-slot mailbox; one worker
 thread decodes, segments, gates and publishes. So a fast camera never builds a backlog: frames the worker could
 not reach are dropped and counted. Messages are taken raw and deserialised here, so even a message rclpy could not
@@ -19,6 +25,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import rclpy
@@ -30,6 +37,7 @@ from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header, String
 
+from actiseg_core.contract import Contract
 from actiseg_core.errors import ActiSegError
 from actiseg_core.gating import GateConfig
 from actiseg_core.runtime import Segmenter
@@ -49,6 +57,15 @@ from actiseg_core.stream import (
 from actiseg_ros.msg import ActionNarration, ActiveObjects, ManipulationGate
 
 NODE_NAME = "actiseg_segmenter"
+PACKAGE = "actiseg_ros"
+#: The node's own parameters and their defaults: config/segment.yaml carries the same values (a test keeps them so).
+NODE_DEFAULTS: dict[str, Any] = {
+    "model_dir": "models/default_int8", "backend": "onnxruntime", "threads": 2, "enforce_vocabulary": False,
+    "image_transport": "raw", "narration_type": "actiseg", "image_qos": "sensor_data", "image_qos_depth": 1,
+    "output_qos_depth": 5, "max_rate_hz": 0.0, "max_image_pixels": 3840 * 2160, "diagnostics_period_s": 1.0,
+}
+CHOICES = {"image_transport": ("raw", "compressed"), "narration_type": ("actiseg", "string"),
+           "image_qos": ("sensor_data", "reliable")}
 
 
 @dataclass
@@ -71,12 +88,16 @@ class SegmenterNode(Node):
         self.worker: threading.Thread | None = None
         self.running = False
         p = self._declare_parameters()
-        segmenter = Segmenter.load(p["model_dir"], backend=p["backend"], threads=p["threads"] or None,
-                                   pixel_threshold=p["pixel_threshold"],
-                                   positive_threshold=p["positive_threshold"])
-        gate = GateConfig(pixel_threshold=p["pixel_threshold"],
-                          **{name: kind(self.get_parameter(f"gate.{name}").value) for name, kind in _gate_fields()})
-        self.processor = StreamProcessor(segmenter, gate, tuple(p["vocabulary"]), p["enforce_vocabulary"])
+        model_dir = resolve_model_dir(p["model_dir"])
+        segmenter = Segmenter.load(model_dir, backend=p["backend"], threads=p["threads"] or None)
+        contract = self._declare_contract_parameters(segmenter.contract)
+        segmenter.pixel_threshold = contract["pixel_threshold"]
+        segmenter.positive_threshold = contract["positive_threshold"]
+        gate = GateConfig(**{name: contract[f"gate.{name}"] for name, _ in _gate_fields()})
+        self.processor = StreamProcessor(segmenter, gate, tuple(contract["vocabulary"]), p["enforce_vocabulary"])
+        if segmenter.contract.gate.fitted is None:
+            self.get_logger().warning(f"{model_dir}: no gate was fitted for this model; GO checks only presence and "
+                                      f"age (fit one: benchmarks/gate_fit.py --model {model_dir})")
         self.max_pixels = p["max_image_pixels"]
         self.min_period_s = 1.0 / p["max_rate_hz"] if p["max_rate_hz"] > 0 else 0.0
         self.last_inference_ms = 0.0
@@ -102,28 +123,25 @@ class SegmenterNode(Node):
         self.running = True
         self.worker = threading.Thread(target=self._work, name="actiseg-inference", daemon=True)
         self.worker.start()
-        self.get_logger().info(f"ready: model {p['model_dir']} on {segmenter.backend.description}; "
+        self.get_logger().info(f"ready: model {model_dir} on {segmenter.backend.description}; "
                                f"image transport {p['image_transport']}, narration as {p['narration_type']}")
 
     # --- parameters -------------------------------------------------------------------------------------------
     def _declare_parameters(self) -> dict[str, Any]:
-        defaults: dict[str, Any] = {
-            "model_dir": "models/default", "backend": "onnxruntime", "threads": 2,
-            "pixel_threshold": 0.5, "positive_threshold": 0.75,
-            "vocabulary": ["robot hand"], "enforce_vocabulary": False,
-            "image_transport": "raw", "narration_type": "actiseg",
-            "image_qos": "sensor_data", "image_qos_depth": 1, "output_qos_depth": 5,
-            "max_rate_hz": 0.0, "max_image_pixels": 3840 * 2160, "diagnostics_period_s": 1.0,
-        }
-        values = {name: self.declare_parameter(name, value).value for name, value in defaults.items()}
-        for name, kind in _gate_fields():
-            self.declare_parameter(f"gate.{name}", kind(getattr(GateConfig, name)))
-        choices = {"image_transport": ("raw", "compressed"), "narration_type": ("actiseg", "string"),
-                   "image_qos": ("sensor_data", "reliable")}
-        for name, allowed in choices.items():
+        values = {name: self.declare_parameter(name, value).value for name, value in NODE_DEFAULTS.items()}
+        for name, allowed in CHOICES.items():
             if values[name] not in allowed:
                 raise ActiSegError(f"parameter {name}: {values[name]!r} is not one of {', '.join(allowed)}")
         return values
+
+    def _declare_contract_parameters(self, contract: Contract) -> dict[str, Any]:
+        """The contract's values as parameter defaults, so the model folder decides unless YAML or CLI override."""
+        gate = contract.gate_config()
+        defaults: dict[str, Any] = {"pixel_threshold": contract.pixel_threshold,
+                                    "positive_threshold": contract.positive_threshold,
+                                    "vocabulary": list(contract.vocabulary),
+                                    **{f"gate.{name}": kind(getattr(gate, name)) for name, kind in _gate_fields()}}
+        return {name: self.declare_parameter(name, value).value for name, value in defaults.items()}
 
     # --- callbacks (executor thread): deserialise, hand over ---------------------------------------------------
     def _on_image(self, data: bytes) -> None:
@@ -244,8 +262,23 @@ class SegmenterNode(Node):
 
 
 def _gate_fields() -> list[tuple[str, type]]:
-    """GateConfig's thresholds as ``gate.*`` parameters (the pixel threshold is the node's own parameter)."""
-    return [(f.name, type(f.default)) for f in fields(GateConfig) if f.name != "pixel_threshold"]
+    """GateConfig's thresholds, as ``gate.*`` parameters."""
+    return [(f.name, type(f.default)) for f in fields(GateConfig)]
+
+
+def resolve_model_dir(model_dir: str) -> Path:
+    """``model_dir`` as given when absolute or present under the working directory, else under the package's share
+    folder (the installed YAML's relative default); unchanged when neither has it (loading then names it)."""
+    path = Path(model_dir).expanduser()
+    if path.is_absolute() or path.exists():
+        return path
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+
+        share = Path(get_package_share_directory(PACKAGE))
+    except (ImportError, PackageNotFoundError, ValueError):
+        return path
+    return share / path if (share / path).exists() else path
 
 
 def _stamp_s(header: Header) -> float:

@@ -10,8 +10,8 @@ import pytest
 from actiseg_core.data.classes import derive_class_map, load_class_map
 from actiseg_core.data.layout import read_image_set
 from actiseg_core.data.loader import ActionVOSDataset
-from actiseg_core.data.prompts import build_prompt
 from actiseg_core.errors import DataError
+from actiseg_core.prompts import build_prompt
 
 FIXTURE = Path(__file__).parent / "fixtures" / "visor_mini"
 

@@ -10,7 +10,6 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from actiseg_core.data.prompts import build_prompt
 from actiseg_core.model import (
     EfficientNetLite0Classifier,
     EfficientNetLite0Encoder,
@@ -22,6 +21,7 @@ from actiseg_core.model import (
     build_text_encoder,
     minilm_path,
 )
+from actiseg_core.prompts import build_prompt
 
 HEIGHT, WIDTH = 64, 96  # small multiples of 16: shapes and learning do not need the full 240x320
 GRACE_HOPPER = Path(__import__("matplotlib").get_data_path()) / "sample_data" / "grace_hopper.jpg"

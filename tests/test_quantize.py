@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
 
+from actiseg_core.contract import read_contract, write_gate
 from actiseg_core.export.quantize import is_current_int8, main, quantize_model_folder
 from actiseg_core.runtime import Segmenter
 
@@ -27,13 +29,23 @@ def int8_folder(tiny_export, tmp_path_factory) -> Path:
 def test_int8_folder_is_a_complete_model_folder_with_a_quantized_graph(int8_folder, tiny_export) -> None:
     names = sorted(path.name for path in int8_folder.iterdir())
     assert names == ["model.json", "model.pt", "postprocess.onnx", "preprocess.onnx", "segmenter.onnx",
-                     "special_tokens_map.json", "text_encoder.onnx", "tokenizer.json", "tokenizer_config.json",
-                     "vocab.txt"]
+                     "tokenizer.json"]
     ops = {node.op_type for node in onnx.load(int8_folder / "segmenter.onnx").graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     metadata = json.loads((int8_folder / "model.json").read_text())
     assert metadata["quantization"]["method"].startswith("onnxruntime static, QDQ")
     assert is_current_int8(tiny_export.out_dir, int8_folder)
+    source = json.loads((tiny_export.out_dir / "model.json").read_text())["contract"]
+    assert {**metadata["contract"], "gate": None} == {**source, "gate": None}  # the same contract ...
+    assert metadata["contract"]["gate"] == {"thresholds": {}, "fitted": None}  # ... but no fp32 gate
+
+
+def test_a_gate_fitted_for_the_int8_graph_survives_requantizing_it(int8_folder, tiny_export, tmp_path) -> None:
+    folder = tmp_path / "again"
+    shutil.copytree(int8_folder, folder)
+    write_gate(folder, {"max_leakage": 0.4}, {"by": "test"})
+    quantize_model_folder(tiny_export.out_dir, folder, FIXTURE, split="val", frames=4)
+    assert read_contract(folder).gate.thresholds == {"max_leakage": 0.4}  # the same calibration: the same graph
 
 
 def test_int8_predictions_track_the_fp32_graph(int8_folder, tiny_export) -> None:

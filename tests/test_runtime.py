@@ -1,4 +1,4 @@
-"""actiseg_core.runtime (issue 4, item 2): the Segmenter API on a real exported model, its backends and its errors.
+"""actiseg_core.runtime: the Segmenter API on a real exported model, its backends and its errors.
 
 The model is the session's tiny export (``tests/conftest.py``): random weights, so the tests check agreement between
 paths (onnxruntime vs torch, runtime vs evaluation, graph resize vs training resize), not accuracy.
@@ -135,6 +135,42 @@ def test_prompt_embeddings_are_cached_per_prompt(model_dir, image) -> None:
     assert (segmenter.text.misses, segmenter.text.hits) == (5, 3)
 
 
+def _edited_copy(model_dir: Path, folder: Path, **contract: object) -> Path:
+    shutil.copytree(model_dir, folder)
+    metadata = json.loads((folder / "model.json").read_text())
+    metadata["contract"].update(contract)
+    (folder / "model.json").write_text(json.dumps(metadata))
+    return folder
+
+
+def test_thresholds_come_from_the_model_folder_unless_overridden(model_dir, tmp_path, image) -> None:
+    folder = _edited_copy(model_dir, tmp_path / "strict", pixel_threshold=0.7, positive_threshold=0.9)
+    segmenter = Segmenter.load(folder, threads=1)
+    assert (segmenter.pixel_threshold, segmenter.positive_threshold) == (0.7, 0.9)
+    prediction = segmenter.predict(image, NARRATION, NAMES)
+    np.testing.assert_array_equal(prediction.active, prediction.positive_scores >= 0.9)
+    assert Segmenter.load(folder, threads=1, positive_threshold=0.0).positive_threshold == 0.0
+
+
+def test_prompts_follow_the_model_folders_template(model_dir, tmp_path) -> None:
+    """A model trained with another template is prompted with it, not with the ActionVOS default."""
+    folder = _edited_copy(model_dir, tmp_path / "template", prompt_template="the {object} while {narration}")
+    custom, default = Segmenter.load(folder, threads=1), Segmenter.load(model_dir, threads=1)
+    embedded = custom.prompt_embeddings("Take  Cup", ["Cup"])
+    np.testing.assert_allclose(embedded, default.text.embed(["the cup while take cup"]), atol=1e-6)
+    assert np.abs(embedded - default.prompt_embeddings("take cup", ["cup"])).max() > 1e-3
+
+
+def test_a_checkpoint_runs_through_the_torch_backend_like_its_folder(tiny_checkpoint, model_dir, image) -> None:
+    from_checkpoint = Segmenter.from_checkpoint(tiny_checkpoint, threads=1)
+    folder = Segmenter.load(model_dir, backend="torch", threads=1)
+    assert from_checkpoint.contract.input_size == folder.contract.input_size
+    assert from_checkpoint.backend.name == "torch" and from_checkpoint.model_dir is None
+    ours, theirs = from_checkpoint.predict(image, NARRATION, NAMES), folder.predict(image, NARRATION, NAMES)
+    np.testing.assert_allclose(ours.positive_scores, theirs.positive_scores, atol=1e-6)
+    np.testing.assert_array_equal(ours.label_map, theirs.label_map)
+
+
 def test_no_candidates_gives_an_empty_prediction_without_running_the_model(segmenter, image) -> None:
     prediction = segmenter.predict(image, NARRATION, [])
     assert prediction.label_map.shape == (50, 70) and not prediction.label_map.any()
@@ -195,8 +231,24 @@ def test_missing_or_damaged_model_folders_are_one_line_errors(model_dir, tmp_pat
     assert "not valid JSON" in error_of(copy)
     (copy / "model.json").write_text(json.dumps({**metadata, "format": "actiseg-onnx/99"}))
     assert "actiseg-onnx/99" in error_of(copy)
-    (copy / "model.json").write_text(json.dumps({key: v for key, v in metadata.items() if key != "input"}))
+    (copy / "model.json").write_text(json.dumps({key: v for key, v in metadata.items() if key != "sha256"}))
     assert "malformed" in error_of(copy)
+    broken = json.loads(json.dumps(metadata))
+    broken["contract"]["gate"]["thresholds"]["max_wobble"] = 0.5
+    (copy / "model.json").write_text(json.dumps(broken))
+    assert "max_wobble are not GateConfig fields" in error_of(copy)
+    broken = json.loads(json.dumps(metadata))
+    broken["contract"]["prompt_template"] = "{name} while {narration}"
+    (copy / "model.json").write_text(json.dumps(broken))
+    assert "contract malformed (KeyError: 'name')" in error_of(copy)
+    broken = json.loads(json.dumps(metadata))
+    broken["contract"]["text_encoder"]["module"] = "no_such_text_encoder_package"
+    broken["contract"]["text_encoder"]["package"] = "no-such-text-encoder"
+    (copy / "model.json").write_text(json.dumps(broken))
+    assert "pip install no-such-text-encoder" in error_of(copy)
+    broken["contract"]["text_encoder"] = {**metadata["contract"]["text_encoder"], "sha256": "0" * 64}
+    (copy / "model.json").write_text(json.dumps(broken))
+    assert "model.onnx: sha256 differs" in error_of(copy)  # another version of the encoder package
     (copy / "model.json").write_text(json.dumps(metadata))
 
     data = bytearray((copy / "segmenter.onnx").read_bytes())

@@ -4,6 +4,7 @@ overlay. The processor runs the session's tiny exported model for real."""
 from __future__ import annotations
 
 import io
+import shutil
 import threading
 import time
 
@@ -117,7 +118,7 @@ def processor_factory(tiny_export):
     segmenter = Segmenter.load(tiny_export.out_dir, threads=1, positive_threshold=0.0)
 
     def make(**kwargs) -> StreamProcessor:
-        return StreamProcessor(segmenter, GateConfig(max_inactive_score=1.0, min_area_fraction=0.0), **kwargs)
+        return StreamProcessor(segmenter, GateConfig(), **kwargs)
 
     return make
 
@@ -134,6 +135,19 @@ def test_processor_answers_no_go_until_a_valid_narration(processor_factory) -> N
     assert processor.frames == 2 and processor.faults == {"no_narration": 1}
 
 
+def test_vocabulary_and_gate_default_to_the_model_folders(tiny_export, tmp_path) -> None:
+    from actiseg_core.contract import write_gate
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_export.out_dir, folder)
+    write_gate(folder, {"min_area_fraction": 0.5}, {"by": "test"})
+    processor = StreamProcessor(Segmenter.load(folder, threads=1, positive_threshold=0.0))
+    assert processor.vocabulary == ("robot hand",) and processor.gate.config == GateConfig(min_area_fraction=0.5)
+    processor.set_narration("take cup", [], 1.0)
+    assert processor.narration.object_names == ("robot hand",)
+    assert "area_too_small" in processor.process(RGB, 0.0, 1.5).reasons
+
+
 def test_invalid_narration_replaces_the_current_one(processor_factory) -> None:
     processor = processor_factory(vocabulary=("cup",), enforce_vocabulary=True)
     assert processor.set_narration("take cup", ["cup"], 1.0) == ""
@@ -143,7 +157,7 @@ def test_invalid_narration_replaces_the_current_one(processor_factory) -> None:
     for text in ("", "x" * 5000, None):
         assert processor.set_narration(text, ["cup"], 3.0)
     assert processor.faults["invalid_narration"] == 5  # 4 refused narrations + 1 frame answered NO-GO
-    empty = processor_factory()
+    empty = processor_factory(vocabulary=())
     assert "no candidate objects" in empty.set_narration("take cup", [], 1.0)
 
 

@@ -34,10 +34,10 @@ from tqdm import tqdm
 from actiseg_core.data.classes import class_map_path, load_class_map
 from actiseg_core.data.layout import ObjectInfo, atomic_write_bytes, image_set_path
 from actiseg_core.data.loader import ActionVOSDataset, FrameRef
-from actiseg_core.data.prompts import build_prompt
 from actiseg_core.errors import DataError
 from actiseg_core.learners.base import QueryBatch
 from actiseg_core.model import TextEncoder, build_text_encoder
+from actiseg_core.prompts import build_prompt
 
 #: VISOR's hand classes (left/right hand, left/right glove, ...): EPIC-KITCHENS noun classes 300-304.
 VISOR_HAND_CLASS_IDS = frozenset(range(300, 305))

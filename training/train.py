@@ -48,7 +48,6 @@ from actiseg_core.cli_util import (
 )
 from actiseg_core.data.layout import atomic_write_bytes, atomic_write_json
 from actiseg_core.data.loader import ActionVOSDataset
-from actiseg_core.data.prompts import normalise_text
 from actiseg_core.errors import ActiSegError
 from actiseg_core.learners import Learner, LearnerContext, QueryBatch, StepInfo, get_learner, learner_names
 from actiseg_core.learners.registry import learner_type
@@ -56,6 +55,7 @@ from actiseg_core.metrics import METRIC_COLUMNS
 from actiseg_core.model import ModelConfig, build_segmenter
 from actiseg_core.model.checkpoint import load_checkpoint
 from actiseg_core.model.config import IMAGE_ENCODERS
+from actiseg_core.prompts import normalise_text
 from training import distributed
 from training.checkpoint import capture_rng, restore_rng, save_checkpoint
 from training.data import FrameDataset, PromptTable, collate, hand_class_ids, load_split, split_hash, split_prompts

@@ -22,8 +22,8 @@ from actiseg_core.data.layout import (
     read_rgb,
     robot_parts_path,
 )
-from actiseg_core.data.prompts import build_prompt
 from actiseg_core.errors import DataError
+from actiseg_core.prompts import build_prompt
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,23 @@
-"""ONNX export of a trained segmenter and its text encoder, so the robot runs numpy + onnxruntime only (DESIGN §2).
+"""ONNX export of a trained segmenter, so the robot runs numpy + onnxruntime only (DESIGN §2).
 
 ``export_segmenter(checkpoint, out_dir)`` writes, into ``out_dir``:
 
 * ``segmenter.onnx``: :class:`InferenceGraph` (image encoder, fusion, decoder; main mask head and positive head; the
   PMHM aux head and decoder stage outputs are left out), at the checkpoint's input size, dynamic batch and K.
-* ``text_encoder.onnx``: frozen MiniLM, ``(input_ids, attention_mask) [N, L] int64 -> embeddings [N, 384]``, mean
-  pooled over the mask and L2-normalised, dynamic N and L.
-* ``tokenizer.json`` (configured to pad to the longest prompt and truncate at the text encoder's maximum length, so
-  the ``tokenizers`` package alone reproduces the training tokenisation) and the vocabulary files beside it.
+* ``tokenizer.json``: MiniLM's tokenizer, padding to the longest prompt and truncating at the text encoder's maximum
+  length, so the ``tokenizers`` package alone reproduces the training tokenisation.
 * ``preprocess.onnx`` / ``postprocess.onnx``: resize + normalise, and upsample + threshold + label map
   (:mod:`actiseg_core.export.processing_graphs`), so the runtime does no per-pixel work in Python.
 * ``model.pt``: a copy of the checkpoint (unless ``out_dir`` already holds it), so one folder serves every
   runtime backend, the torch debugging backend included.
-* ``model.json``: input size, conventions, opset, sha256 of each ONNX file, source checkpoint sha256 / step / data
-  hash and export time.
+* ``model.json``: the operating contract (:mod:`actiseg_core.contract`: prompt template, thresholds, vocabulary,
+  gate, text encoder), input size, opset, sha256 of each graph, parity, source checkpoint and export time.
 
-Every graph is checked with ``onnx.checker`` and compared with torch in onnxruntime *before* anything is written, so
-a failed export never leaves a half-valid model folder; files are written atomically (temporary name + rename).
+The text encoder graph is not written: the contract names the deployed one (``contract_defaults.TEXT_ENCODER``, an
+int8 MiniLM from a package) and the export checks its embeddings against training's fp32 MiniLM. Every graph is
+checked with ``onnx.checker`` and compared with torch in onnxruntime *before* anything is written, so a failed export
+never leaves a half-valid model folder; files are written atomically (temporary name + rename). A gate fitted for
+exactly this segmenter graph (same sha256) in an earlier ``model.json`` of ``out_dir`` is kept.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,14 @@ import numpy as np
 import onnx
 import onnxruntime
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn import functional as F
 
 from actiseg_core.atomic import atomic_write_bytes, atomic_write_json
 from actiseg_core.cli_util import OneLineParser, run_command
+from actiseg_core.contract import METADATA_FILE, Contract, read_contract
 from actiseg_core.errors import ActiSegError
+from actiseg_core.export.contract_defaults import checkpoint_contract, deployment_tokenizer_json
 from actiseg_core.export.processing_graphs import (
     POSTPROCESS_FILE,
     PREPROCESS_FILE,
@@ -46,11 +49,14 @@ from actiseg_core.export.processing_graphs import (
 )
 from actiseg_core.model import ActiveObjectSegmenter, InferenceGraph, TextEncoder, build_text_encoder
 from actiseg_core.model.checkpoint import load_checkpoint, model_from_checkpoint
-from actiseg_core.model.text_encoder import sentence_embedding
-from actiseg_core.runtime.model_dir import CHECKPOINT_FILE, FORMAT, METADATA_FILE, file_sha256
+from actiseg_core.runtime.model_dir import CHECKPOINT_FILE, FORMAT, file_sha256
+from actiseg_core.runtime.text import PromptEmbedder
 
 PROG = "actiseg-export-onnx"
 PARITY_TOLERANCE = 1e-4
+#: int8 vs fp32 MiniLM on the parity prompts: worst element difference and worst cosine similarity allowed
+TEXT_PARITY_TOLERANCE = 0.02
+TEXT_MIN_COSINE = 0.999
 PARITY_SHAPES = ((1, 1), (1, 4), (2, 3))  # (frames B, queries K)
 # Different lengths, so the padded batch exercises the attention mask in the pooling.
 PARITY_PROMPTS = (
@@ -59,37 +65,23 @@ PARITY_PROMPTS = (
     "plastic chopping board used in the action of put down the chopped onion next to the frying pan",
 )
 SEGMENTER_FILE = "segmenter.onnx"
-TEXT_ENCODER_FILE = "text_encoder.onnx"
-TOKENIZER_FILE = "tokenizer.json"
-# Loaded by transformers' AutoTokenizer if someone debugs with it; the tokenizers package needs tokenizer.json only.
-TOKENIZER_SIDE_FILES = ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json")
 
 
 @dataclass
 class ExportResult:
     """What :func:`export_segmenter` wrote and how closely onnxruntime matched torch.
 
-    ``parity`` maps an output (``"mask_logits[B=1,K=4]"``, ``"positive_logits[B=2,K=3]"``, ``"text_embeddings"``) to its
-    max abs difference; all are <= :data:`PARITY_TOLERANCE` or the export raises.
+    ``parity`` maps an output (``"mask_logits[B=1,K=4]"``, ``"positive_logits[B=2,K=3]"``, ``"text_embeddings"``,
+    ``"text_cosine_min"``) to its max abs difference (the cosine: its minimum); all are within tolerance or the
+    export raises.
     """
 
     out_dir: Path
     segmenter_path: Path
-    text_encoder_path: Path
     tokenizer_path: Path
     metadata_path: Path
+    contract: Contract
     parity: dict[str, float] = field(default_factory=dict)
-
-
-class TextEmbeddingGraph(nn.Module):
-    """MiniLM + mask-weighted mean pooling + L2 norm, as :meth:`TextEncoder.embed` computes it, in one graph."""
-
-    def __init__(self, transformer: nn.Module) -> None:
-        super().__init__()
-        self.transformer = transformer
-
-    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
-        return sentence_embedding(self.transformer, input_ids, attention_mask)
 
 
 def export_inference_graph(segmenter: ActiveObjectSegmenter, opset: int = 18) -> bytes:
@@ -112,33 +104,6 @@ def export_inference_graph(segmenter: ActiveObjectSegmenter, opset: int = 18) ->
     return _checked_bytes(program.model_proto)
 
 
-def export_text_encoder(encoder: TextEncoder, opset: int = 18) -> bytes:
-    """Serialised, checker-validated ONNX of the frozen MiniLM embedding, dynamic in batch and sequence length."""
-    graph = TextEmbeddingGraph(encoder.model).eval()
-    tokens = encoder.tokenizer(list(PARITY_PROMPTS), padding=True, return_tensors="pt")
-    batch, length = torch.export.Dim("batch", max=1024), torch.export.Dim("sequence", max=encoder.max_length)
-    program = torch.onnx.export(graph, (tokens["input_ids"], tokens["attention_mask"]), dynamo=True,
-                                opset_version=opset, verbose=False, input_names=["input_ids", "attention_mask"],
-                                output_names=["embeddings"],
-                                dynamic_shapes={"input_ids": {0: batch, 1: length},
-                                                "attention_mask": {0: batch, 1: length}})
-    return _checked_bytes(program.model_proto)
-
-
-def deployment_tokenizer(encoder: TextEncoder) -> bytes:
-    """tokenizer.json set up like ``TextEncoder.embed``'s call: pad to the longest prompt, truncate at max_length.
-
-    The shipped file pads every prompt to a fixed 128 tokens; the runtime would then pay for padding on every call
-    and truncate differently from training.
-    """
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_str(encoder.tokenizer.backend_tokenizer.to_str())
-    tokenizer.enable_truncation(max_length=encoder.max_length)
-    tokenizer.enable_padding(pad_id=encoder.tokenizer.pad_token_id, pad_token=encoder.tokenizer.pad_token)
-    return tokenizer.to_str().encode("utf-8")
-
-
 def segmenter_parity(segmenter: ActiveObjectSegmenter, onnx_bytes: bytes) -> dict[str, float]:
     """Max abs difference torch vs onnxruntime of both outputs for each (B, K) in :data:`PARITY_SHAPES`."""
     config = segmenter.config
@@ -157,59 +122,73 @@ def segmenter_parity(segmenter: ActiveObjectSegmenter, onnx_bytes: bytes) -> dic
     return diffs
 
 
-def text_parity(encoder: TextEncoder, onnx_bytes: bytes, tokenizer_bytes: bytes) -> dict[str, float]:
-    """Max abs difference of the deployment path (tokenizers + onnxruntime) from ``TextEncoder.embed`` (torch)."""
-    from tokenizers import Tokenizer
+def text_parity(encoder: TextEncoder, contract: Contract, tokenizer_json: str) -> dict[str, float]:
+    """The deployed text encoder (tokenizers + onnxruntime) against training's ``TextEncoder.embed`` (torch fp32):
+    max abs difference and the lowest cosine similarity over :data:`PARITY_PROMPTS`."""
+    spec = contract.text_encoder
+    embedder = PromptEmbedder(spec, spec.path(Path(".")), tokenizer_json)
+    deployed = embedder.embed(list(PARITY_PROMPTS))
+    trained = encoder.embed(list(PARITY_PROMPTS)).detach().numpy()
+    return {"text_embeddings": _max_abs_diff(deployed, torch.from_numpy(trained)),
+            "text_cosine_min": float(np.min(np.sum(deployed * trained, axis=1)))}
 
-    encodings = Tokenizer.from_str(tokenizer_bytes.decode("utf-8")).encode_batch(list(PARITY_PROMPTS))
-    feeds = {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-             "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64)}
-    (embeddings,) = _session(onnx_bytes).run(None, feeds)
-    return {"text_embeddings": _max_abs_diff(embeddings, encoder.embed(list(PARITY_PROMPTS)))}
 
+def export_segmenter(checkpoint: Path, out_dir: Path, opset: int = 18,
+                     vocabulary: tuple[str, ...] | None = None) -> ExportResult:
+    """Export an actiseg-train checkpoint to ``out_dir`` (see the module docstring).
 
-def export_segmenter(checkpoint: Path, out_dir: Path, opset: int = 18) -> ExportResult:
-    """Export an actiseg-train checkpoint and the text encoder to ``out_dir`` (see the module docstring).
-
-    Raises :class:`ActiSegError` (one line) for a missing / foreign checkpoint or a parity failure; in both cases
-    nothing is written.
+    ``vocabulary``: the candidate names the contract offers when a narration names none (the gripper is always
+    one); None keeps the vocabulary of an earlier export in ``out_dir``. Raises :class:`ActiSegError` (one line)
+    for a missing / foreign checkpoint or a parity failure; in both cases nothing is written.
     """
 
     checkpoint, out_dir = Path(checkpoint), Path(out_dir)
     checkpoint_sha256 = file_sha256(checkpoint) if checkpoint.is_file() else None
     state = load_checkpoint(checkpoint)
     segmenter = model_from_checkpoint(state, checkpoint)
+    config = segmenter.config
+    previous = _previous_contract(out_dir)
+    if vocabulary is None and previous is not None:
+        vocabulary = previous.vocabulary
+    contract = checkpoint_contract(config.input_height, config.input_width, vocabulary)
     encoder = build_text_encoder()
     segmenter_bytes = export_inference_graph(segmenter, opset)
-    text_bytes = export_text_encoder(encoder, opset)
-    tokenizer_bytes = deployment_tokenizer(encoder)
-    parity = {**segmenter_parity(segmenter, segmenter_bytes), **text_parity(encoder, text_bytes, tokenizer_bytes)}
-    failed = {name: diff for name, diff in parity.items() if not diff <= PARITY_TOLERANCE}
+    tokenizer_json = deployment_tokenizer_json(contract.text_encoder.max_length)
+    parity = {**segmenter_parity(segmenter, segmenter_bytes), **text_parity(encoder, contract, tokenizer_json)}
+    failed = {name: diff for name, diff in parity.items()
+              if not (diff >= TEXT_MIN_COSINE if name == "text_cosine_min"
+                      else diff <= (TEXT_PARITY_TOLERANCE if name == "text_embeddings" else PARITY_TOLERANCE))}
     if failed:
-        raise ActiSegError(f"onnxruntime disagrees with torch beyond {PARITY_TOLERANCE:g}: {_format(failed)}; "
+        raise ActiSegError(f"onnxruntime disagrees with torch beyond tolerance: {_format(failed)}; "
                            f"nothing written to {out_dir}")
+    segmenter_sha256 = hashlib.sha256(segmenter_bytes).hexdigest()
+    if previous is not None and (previous.gate.fitted or {}).get("segmenter_sha256") == segmenter_sha256:
+        contract = replace(contract, gate=previous.gate)
 
     result = ExportResult(out_dir=out_dir, segmenter_path=out_dir / SEGMENTER_FILE,
-                          text_encoder_path=out_dir / TEXT_ENCODER_FILE, tokenizer_path=out_dir / TOKENIZER_FILE,
-                          metadata_path=out_dir / METADATA_FILE, parity=parity)
+                          tokenizer_path=out_dir / contract.text_encoder.tokenizer,
+                          metadata_path=out_dir / METADATA_FILE, contract=contract, parity=parity)
     atomic_write_bytes(result.segmenter_path, segmenter_bytes)
-    atomic_write_bytes(result.text_encoder_path, text_bytes)
-    atomic_write_bytes(result.tokenizer_path, tokenizer_bytes)
-    config = segmenter.config
+    atomic_write_bytes(result.tokenizer_path, tokenizer_json.encode("utf-8"))
     processing = processing_graphs(config.input_height, config.input_width)
     for name, data in processing.items():
         atomic_write_bytes(out_dir / name, data)
     if not (out_dir / CHECKPOINT_FILE).exists() or not (out_dir / CHECKPOINT_FILE).samefile(checkpoint):
         atomic_write_bytes(out_dir / CHECKPOINT_FILE, checkpoint.read_bytes())
-    source_folder = Path(encoder.tokenizer.name_or_path)
-    for name in TOKENIZER_SIDE_FILES:
-        atomic_write_bytes(out_dir / name, (source_folder / name).read_bytes())
     # model.json last: its presence means the folder is complete and its hashes match the files.
-    graphs = {SEGMENTER_FILE: segmenter_bytes, TEXT_ENCODER_FILE: text_bytes, **processing}
+    graphs = {SEGMENTER_FILE: segmenter_bytes, **processing}
     source = {"checkpoint": str(checkpoint), "sha256": checkpoint_sha256, "step": state.get("step"),
               "data_hash": state.get("data_hash")}
-    atomic_write_json(result.metadata_path, _metadata(segmenter, encoder, source, opset, parity, graphs))
+    atomic_write_json(result.metadata_path, _metadata(segmenter, contract, source, opset, parity, graphs))
     return result
+
+
+def _previous_contract(out_dir: Path) -> Contract | None:
+    """The contract of an earlier export in ``out_dir``, if it has a readable one."""
+    try:
+        return read_contract(out_dir)
+    except ActiSegError:
+        return None
 
 
 def is_current_export(checkpoint: Path, out_dir: Path) -> bool:
@@ -226,21 +205,18 @@ def is_current_export(checkpoint: Path, out_dir: Path) -> bool:
         return False
 
 
-def _metadata(segmenter: ActiveObjectSegmenter, encoder: TextEncoder, source: dict[str, Any], opset: int,
+def _metadata(segmenter: ActiveObjectSegmenter, contract: Contract, source: dict[str, Any], opset: int,
               parity: dict[str, float], graphs: dict[str, bytes]) -> dict[str, Any]:
     config = segmenter.config
     return {
         "format": FORMAT,
+        "contract": contract.to_dict(),
         "input": {"height": config.input_height, "width": config.input_width, "layout": "NCHW", "channels": "RGB",
                   "dtype": "float32"},
         "normalisation": "feed RGB float32 in 0..1 (uint8 / 255); the encoder's mean/std normalisation is inside "
                          "segmenter.onnx",
-        "prompts": "normalise prompts (lower-case, collapse whitespace) as training did; tokenise with tokenizer.json",
-        "segmenter": {"file": SEGMENTER_FILE, "inputs": ["images [B,3,H,W]", "text_embeddings [K,384]"],
+        "segmenter": {"file": SEGMENTER_FILE, "inputs": ["images [B,3,H,W]", f"text_embeddings [K,{config.text_dim}]"],
                       "outputs": ["mask_logits [B*K,1,H,W] (row b*K+k)", "positive_logits [B*K]"]},
-        "text_encoder": {"file": TEXT_ENCODER_FILE, "tokenizer": TOKENIZER_FILE, "max_length": encoder.max_length,
-                         "inputs": ["input_ids [N,L] int64", "attention_mask [N,L] int64"],
-                         "outputs": ["embeddings [N,384] L2-normalised"]},
         "opset_requested": opset,
         "opset": {name: graph_opset(onnx.load_from_string(data)) for name, data in graphs.items()},
         "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in graphs.items()},
@@ -293,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", type=Path, required=True, help="actiseg-train checkpoint (model.pt)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the ONNX files, tokenizer and model.json")
     parser.add_argument("--opset", type=int, default=18, help="ONNX opset (18: what the exporter builds)")
+    parser.add_argument("--vocabulary", nargs="+", metavar="NAME", default=None,
+                        help="candidate object names offered when a narration names none (default: those of an "
+                             "earlier export in --out; the gripper, 'robot hand', is always one)")
     parser.add_argument("--if-stale", action="store_true",
                         help="do nothing if --out already holds a complete export of this exact checkpoint")
     args = parser.parse_args(argv)
@@ -301,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.if_stale and is_current_export(args.checkpoint, args.out):
             print(f"{PROG}: {args.out} is up to date with {args.checkpoint}")
             return
-        result = export_segmenter(args.checkpoint, args.out, args.opset)
+        vocabulary = tuple(args.vocabulary) if args.vocabulary else None
+        result = export_segmenter(args.checkpoint, args.out, args.opset, vocabulary)
         print(f"{PROG}: wrote {result.out_dir} (parity max abs diff: {_format(result.parity)})")
 
     return run_command(PROG, handler)

@@ -7,9 +7,11 @@ convolutions much faster than fp32: on this project's 2-core machine the segment
 10 ms at K = 4 (``benchmarks/results/latency.md`` has the same-run figures). Weights are int8 per output channel,
 activations uint8 per tensor (QDQ format, which onnxruntime CPU and TensorRT both read), calibrated on
 ``--frames`` frames spread over ``--split`` with their real prompts (MinMax ranges). The rest of the folder (text
-encoder, tokenizer, pre/post graphs, checkpoint) is copied unchanged, so the result is an ordinary model folder
+tokenizer, pre/post graphs, checkpoint, the contract) is copied unchanged, so the result is an ordinary model folder
 for the runtime, the node and ``actiseg-evaluate``; ``model.json`` records the quantization and the masks'
-agreement with the fp32 graph on the calibration frames. Measure accuracy with ``actiseg-evaluate`` before use.
+agreement with the fp32 graph on the calibration frames. A gate is fitted for one graph, so the int8 folder keeps
+only a gate fitted for exactly its own quantized graph (from an earlier ``model.json`` in ``--out``), never the fp32
+folder's. Measure accuracy with ``actiseg-evaluate`` before use.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import shutil
 import sys
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +30,11 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from actiseg_core.atomic import atomic_write_bytes, atomic_write_json
 from actiseg_core.cli_util import OneLineParser, positive_int, run_command
+from actiseg_core.contract import METADATA_FILE, GateSpec, read_contract
 from actiseg_core.data.loader import ActionVOSDataset
 from actiseg_core.errors import ActiSegError
-from actiseg_core.export.onnx_export import TOKENIZER_SIDE_FILES
 from actiseg_core.runtime import Segmenter
-from actiseg_core.runtime.model_dir import CHECKPOINT_FILE, METADATA_FILE, file_sha256
+from actiseg_core.runtime.model_dir import CHECKPOINT_FILE, file_sha256
 
 PROG = "actiseg-quantize"
 
@@ -61,16 +64,21 @@ def calibration_feeds(segmenter: Segmenter, data: Path, split: str, frames: int)
 
 
 def mask_agreement(reference: Segmenter, quantized: Segmenter, feeds: list[dict[str, np.ndarray]]) -> float:
-    """Mean IoU of the active masks (pixel >= 0.5 and positive >= 0.75) of the two graphs over ``feeds``."""
+    """Mean IoU of the active masks (the contract's pixel and positive thresholds) of the two graphs over ``feeds``."""
+    pixel_logit, positive_logit = (_logit(t) for t in (reference.pixel_threshold, reference.positive_threshold))
     ious = []
     for feed in feeds:
         masks = []
         for segmenter in (reference, quantized):
             logits, positives = segmenter.backend.run(feed["images"], feed["text_embeddings"])
-            masks.append((logits[:, 0] >= 0) & (positives >= np.log(3.0))[:, None, None])  # sigmoid 0.5 / 0.75
+            masks.append((logits[:, 0] >= pixel_logit) & (positives >= positive_logit)[:, None, None])
         union = (masks[0] | masks[1]).sum()
         ious.append((masks[0] & masks[1]).sum() / union if union else 1.0)
     return float(np.mean(ious))
+
+
+def _logit(probability: float) -> float:
+    return float(np.log(probability / (1.0 - probability)))
 
 
 def quantize_model_folder(model: Path, out: Path, data: Path, split: str = "train", frames: int = 32) -> dict[str, Any]:
@@ -89,7 +97,7 @@ def quantize_model_folder(model: Path, out: Path, data: Path, split: str = "trai
         graph = quantized.read_bytes()
     out.mkdir(parents=True, exist_ok=True)
     folder = reference.model_dir
-    unchanged = {*folder.metadata["sha256"], folder.tokenizer_path.name, CHECKPOINT_FILE, *TOKENIZER_SIDE_FILES}
+    unchanged = {*folder.metadata["sha256"], folder.tokenizer_path.name, CHECKPOINT_FILE}
     for name in sorted(unchanged - {folder.segmenter_path.name}):
         if (folder.root / name).is_file():
             shutil.copy2(folder.root / name, out / name)
@@ -97,6 +105,7 @@ def quantize_model_folder(model: Path, out: Path, data: Path, split: str = "trai
     atomic_write_bytes(out / segmenter_name, graph)
     metadata = json.loads(json.dumps(reference.model_dir.metadata))
     metadata["sha256"][segmenter_name] = file_sha256(out / segmenter_name)
+    metadata["contract"]["gate"] = asdict(_own_gate(out, metadata["sha256"][segmenter_name]))
     info = {"method": "onnxruntime static, QDQ, int8 weights per channel, uint8 activations, MinMax",
             "calibration": {"data": data.name, "split": split, "frames": len(feeds)}, "source_folder": str(model),
             "source_sha256": folder.sha256(segmenter_name)}
@@ -108,6 +117,15 @@ def quantize_model_folder(model: Path, out: Path, data: Path, split: str = "trai
     return info
 
 
+def _own_gate(out: Path, segmenter_sha256: str) -> GateSpec:
+    """The gate of an earlier int8 folder in ``out`` if it was fitted for this very graph, else an unfitted one."""
+    try:
+        gate = read_contract(out).gate
+    except ActiSegError:
+        return GateSpec()
+    return gate if (gate.fitted or {}).get("segmenter_sha256") == segmenter_sha256 else GateSpec()
+
+
 def is_current_int8(model: Path, out: Path) -> bool:
     """True if ``out`` is a complete int8 folder made from exactly the folder now in ``model`` (same format, same
     graphs but the quantized one)."""
@@ -117,7 +135,10 @@ def is_current_int8(model: Path, out: Path) -> bool:
         segmenter = source["segmenter"]["file"]
         same_files = all(made["sha256"].get(name) == digest for name, digest in source["sha256"].items()
                          if name != segmenter)
-        return (made["format"] == source["format"] and same_files and "mask_iou_vs_fp32" in made["quantization"]
+        same_contract = ({k: v for k, v in made["contract"].items() if k != "gate"}
+                         == {k: v for k, v in source["contract"].items() if k != "gate"})
+        return (made["format"] == source["format"] and same_files and same_contract
+                and "mask_iou_vs_fp32" in made["quantization"]
                 and made["quantization"]["source_sha256"] == source["sha256"][segmenter])
     except (OSError, ValueError, KeyError, TypeError):
         return False

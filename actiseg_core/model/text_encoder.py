@@ -4,7 +4,7 @@ all-MiniLM-L6-v2 embeds a prompt as sentence-transformers does: mean of the toke
 then L2 normalisation. It is frozen (never fine-tuned: with noisy names in training, a trainable text tower would
 memorise them) and is not an ``nn.Module`` of the segmenter, so checkpoints and the ONNX graph carry only the
 segmenter; the runtime passes embeddings in. Narrations change rarely, so embeddings are cached by the normalised
-prompt text (lower-case, collapsed whitespace: the same key :func:`actiseg_core.data.prompts.build_prompt` makes)
+prompt text (lower-case, collapsed whitespace: the same key :func:`actiseg_core.prompts.build_prompt` makes)
 and only cache misses reach the transformer.
 """
 
@@ -18,8 +18,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from actiseg_core.data.prompts import normalise_text
 from actiseg_core.model.assets import minilm_path
+from actiseg_core.prompts import normalise_text
 
 __all__ = ["TextEncoder", "minilm_path"]
 

@@ -1,10 +1,12 @@
 """A deployment model folder (written by ``actiseg_core.export.onnx_export``), read and checked up front.
 
-The folder holds ``model.json`` (written last by the exporter, so its presence means the folder is complete),
-``segmenter.onnx``, ``text_encoder.onnx``, ``tokenizer.json``, ``preprocess.onnx``, ``postprocess.onnx`` and, for
-the torch debugging backend, ``model.pt``. Every problem a user can cause (wrong path, a half-copied or edited ONNX
-file, a folder from another exporter version) is reported as one :class:`ModelDirError` line naming the file,
-never as an onnxruntime or protobuf traceback.
+The folder holds ``model.json`` (written last by the exporter, so its presence means the folder is complete; its
+``contract`` section says how to run the model: :mod:`actiseg_core.contract`), ``segmenter.onnx``,
+``tokenizer.json``, ``preprocess.onnx``, ``postprocess.onnx`` and, for the torch debugging backend, ``model.pt``.
+The text encoder graph is the one the contract names: a file of the folder or of an installed package, checked by
+sha256 like the others. Every problem a user can cause (wrong path, a half-copied or edited ONNX file, a folder
+from another exporter version, a missing text-encoder package) is reported as one :class:`ModelDirError` line
+naming the file, never as an onnxruntime or protobuf traceback.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from actiseg_core.contract import METADATA_FILE, Contract, ContractError
 from actiseg_core.errors import ActiSegError
 
-METADATA_FILE = "model.json"
-FORMAT = "actiseg-onnx/3"  # 2: postprocess thresholds on logits; 3: segmenter graph with a dynamic batch
+#: 2: postprocess thresholds on logits; 3: segmenter graph with a dynamic batch; 4: the operating contract
+FORMAT = "actiseg-onnx/4"
 CHECKPOINT_FILE = "model.pt"
 
 
@@ -33,14 +36,22 @@ class ModelDir:
     Attributes:
         root: the folder.
         metadata: parsed ``model.json``.
-        input_size: (height, width) the segmenter graph expects; the runtime resizes camera images to it.
-        text_dim: prompt embedding width.
+        contract: how to run the model (prompts, thresholds, vocabulary, gate, text encoder).
     """
 
     root: Path
     metadata: dict[str, Any]
-    input_size: tuple[int, int]
-    text_dim: int
+    contract: Contract
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(height, width) the segmenter graph expects; the runtime resizes camera images to it."""
+        return self.contract.input_size
+
+    @property
+    def text_dim(self) -> int:
+        """Prompt embedding width."""
+        return self.contract.text_encoder.dim
 
     @property
     def segmenter_path(self) -> Path:
@@ -48,11 +59,11 @@ class ModelDir:
 
     @property
     def text_encoder_path(self) -> Path:
-        return self.root / self.metadata["text_encoder"]["file"]
+        return self.contract.text_encoder.path(self.root)
 
     @property
     def tokenizer_path(self) -> Path:
-        return self.root / self.metadata["text_encoder"]["tokenizer"]
+        return self.root / self.contract.text_encoder.tokenizer
 
     @property
     def preprocess_path(self) -> Path:
@@ -88,27 +99,28 @@ def read_model_dir(root: Path | str, verify_hashes: bool = True) -> ModelDir:
                             f"(python -m actiseg_core.export.onnx_export --checkpoint model.pt --out {root})")
     try:
         metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
-        model_dir = ModelDir(root=root, metadata=metadata,
-                             input_size=(int(metadata["input"]["height"]), int(metadata["input"]["width"])),
-                             text_dim=int(metadata["model_config"]["text_dim"]))
-        graph_files = [model_dir.segmenter_path, model_dir.text_encoder_path, model_dir.preprocess_path,
-                       model_dir.postprocess_path]
-        expected = {path.name: metadata["sha256"][path.name] for path in graph_files}
+        if metadata.get("format") != FORMAT:
+            raise ModelDirError(f"{metadata_path}: format {metadata.get('format')!r}, this runtime reads {FORMAT!r} "
+                                f"(export the checkpoint again)")
+        model_dir = ModelDir(root=root, metadata=metadata, contract=Contract.from_dict(metadata["contract"]))
+        graph_files = [model_dir.segmenter_path, model_dir.preprocess_path, model_dir.postprocess_path]
+        expected = {path: metadata["sha256"][path.name] for path in graph_files}
+        expected[model_dir.text_encoder_path] = model_dir.contract.text_encoder.sha256
         tokenizer_path = model_dir.tokenizer_path
+    except ContractError as exc:
+        raise ModelDirError(f"{metadata_path}: {exc}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelDirError(f"{metadata_path}: not valid JSON ({exc})") from None
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelDirError(f"{metadata_path}: malformed ({type(exc).__name__}: {exc})") from None
-    if metadata.get("format") != FORMAT:
-        raise ModelDirError(f"{metadata_path}: format {metadata.get('format')!r}, this runtime reads {FORMAT!r}")
-    for path in (*(root / name for name in expected), tokenizer_path):
+    for path in (*expected, tokenizer_path):
         if not path.is_file():
             raise ModelDirError(f"{path}: missing from the model folder")
     if verify_hashes:
-        for name, digest in expected.items():
-            if file_sha256(root / name) != digest:
-                raise ModelDirError(f"{root / name}: sha256 differs from {METADATA_FILE} (corrupt or partial copy); "
-                                    f"re-export or copy the folder again")
+        for path, digest in expected.items():
+            if file_sha256(path) != digest:
+                raise ModelDirError(f"{path}: sha256 differs from {metadata_path} (corrupt or partial copy, or "
+                                    f"another version of the file); re-export or copy the folder again")
     return model_dir
 
 

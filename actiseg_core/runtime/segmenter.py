@@ -1,9 +1,10 @@
 """The deployment API: ``Segmenter.load(model_dir, backend)`` then ``predict(image, narration, object_names)``.
 
-One call does: prompt embeddings (cached), preprocess graph (resize + normalise), the backend's segmenter graph,
-postprocess graph (upsample + threshold + label map at the camera's resolution). The onnxruntime and TensorRT paths
-import no torch. Inputs are validated first, so a malformed frame or prompt is one :class:`InputError` line naming
-the problem (the ROS node turns it into a NO-GO reason), never a traceback from inside a graph.
+One call does: prompt embeddings (the contract's template and text encoder, cached), preprocess graph (resize +
+normalise), the backend's segmenter graph, postprocess graph (upsample + the contract's thresholds + label map at
+the camera's resolution). The onnxruntime and TensorRT paths import no torch. Inputs are validated first, so a
+malformed frame or prompt is one :class:`InputError` line naming the problem (the ROS node turns it into a NO-GO
+reason), never a traceback from inside a graph.
 """
 
 from __future__ import annotations
@@ -15,17 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from actiseg_core.data.prompts import build_prompt, normalise_text
+from actiseg_core.contract import Contract
 from actiseg_core.errors import ActiSegError
+from actiseg_core.prompts import normalise_text
 from actiseg_core.runtime.backends.base import Backend, BackendError
 from actiseg_core.runtime.backends.onnxruntime_backend import PROVIDERS, OnnxRuntimeBackend, create_session
 from actiseg_core.runtime.model_dir import ModelDir, read_model_dir
 from actiseg_core.runtime.text import PromptEmbedder
 
 BACKENDS = (*PROVIDERS, "tensorrt", "torch")
-#: ActionVOS's inference thresholds (see training.inference): pixel probability >= 0.5, positive score >= 0.75.
-PIXEL_THRESHOLD = 0.5
-POSITIVE_THRESHOLD = 0.75
 MAX_NARRATION_CHARS = 1000
 MAX_QUERIES = 64  # the exported graph's K bound
 UNDECODABLE = "\ufffd"  # what rclpy (and Python's "replace" decoding) puts where bytes were not UTF-8
@@ -74,27 +73,32 @@ class Prediction:
 
 
 class Segmenter:
-    """A loaded model folder behind one backend; build it with :meth:`load`."""
+    """A model behind one backend, run by its contract; build it with :meth:`load` (a model folder) or
+    :meth:`from_checkpoint` (an actiseg-train checkpoint, through the torch backend)."""
 
-    def __init__(self, model_dir: ModelDir, backend: Backend, text: PromptEmbedder, threads: int | None,
-                 pixel_threshold: float, positive_threshold: float) -> None:
+    def __init__(self, contract: Contract, backend: Backend, text: PromptEmbedder, preprocess: Path | bytes,
+                 postprocess: Path | bytes, threads: int | None, model_dir: ModelDir | None = None,
+                 pixel_threshold: float | None = None, positive_threshold: float | None = None) -> None:
+        self.contract = contract
         self.model_dir = model_dir
         self.backend = backend
         self.text = text
-        self.preprocess = create_session(model_dir.preprocess_path, ["CPUExecutionProvider"], threads)
-        self.postprocess = create_session(model_dir.postprocess_path, ["CPUExecutionProvider"], threads)
-        self.pixel_threshold = np.array(pixel_threshold, np.float32)
-        self.positive_threshold = np.array(positive_threshold, np.float32)
+        self.preprocess = create_session(preprocess, ["CPUExecutionProvider"], threads)
+        self.postprocess = create_session(postprocess, ["CPUExecutionProvider"], threads)
+        self.pixel_threshold = float(contract.pixel_threshold if pixel_threshold is None else pixel_threshold)
+        self.positive_threshold = float(contract.positive_threshold if positive_threshold is None
+                                        else positive_threshold)
 
     @classmethod
     def load(cls, model_dir: Path | str, backend: str = "onnxruntime", threads: int | None = None,
-             pixel_threshold: float = PIXEL_THRESHOLD, positive_threshold: float = POSITIVE_THRESHOLD,
+             pixel_threshold: float | None = None, positive_threshold: float | None = None,
              **backend_options: Any) -> Segmenter:
         """Read and check ``model_dir``, start ``backend`` (one of :data:`BACKENDS`).
 
-        ``threads``: onnxruntime intra-op threads (None = one per core). ``backend_options`` go to the backend:
-        tensorrt: ``cache_dir``, ``fp16``, ``max_queries``, ``force_rebuild``, ``device_index``; torch:
-        ``device``; onnxruntime-*: ``provider_options``. Every failure is an :class:`ActiSegError` subclass.
+        The thresholds default to the folder's contract; a value given here overrides it. ``threads``: onnxruntime
+        intra-op threads (None = one per core). ``backend_options`` go to the backend: tensorrt: ``cache_dir``,
+        ``fp16``, ``max_queries``, ``force_rebuild``, ``device_index``; torch: ``device``; onnxruntime-*:
+        ``provider_options``. Every failure is an :class:`ActiSegError` subclass.
         """
         if backend not in BACKENDS:
             raise BackendError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -109,17 +113,35 @@ class Segmenter:
             from actiseg_core.runtime.backends.torch_backend import TorchBackend
 
             runner = TorchBackend.from_checkpoint(folder.checkpoint_path, threads=threads, **backend_options)
-        text = PromptEmbedder(folder.text_encoder_path, folder.tokenizer_path, threads)
-        return cls(folder, runner, text, threads, pixel_threshold, positive_threshold)
+        text = PromptEmbedder(folder.contract.text_encoder, folder.text_encoder_path,
+                              folder.tokenizer_path.read_text(encoding="utf-8"), threads)
+        return cls(folder.contract, runner, text, folder.preprocess_path, folder.postprocess_path, threads, folder,
+                   pixel_threshold, positive_threshold)
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Path | str, threads: int | None = None, device: str = "cpu",
+                        vocabulary: tuple[str, ...] | None = None) -> Segmenter:
+        """An actiseg-train checkpoint through the torch backend, with the pre/post graphs and text encoder an
+        export of it would get (needs torch and the training packages; the gate is unfitted)."""
+        from actiseg_core.export.contract_defaults import checkpoint_contract, deployment_tokenizer_json
+        from actiseg_core.export.processing_graphs import POSTPROCESS_FILE, PREPROCESS_FILE, processing_graphs
+        from actiseg_core.runtime.backends.torch_backend import TorchBackend
+
+        runner = TorchBackend.from_checkpoint(Path(checkpoint), device=device, threads=threads)
+        contract = checkpoint_contract(*runner.input_size, vocabulary)
+        graphs = processing_graphs(*runner.input_size)
+        text = PromptEmbedder(contract.text_encoder, contract.text_encoder.path(Path(checkpoint).parent),
+                              deployment_tokenizer_json(contract.text_encoder.max_length), threads)
+        return cls(contract, runner, text, graphs[PREPROCESS_FILE], graphs[POSTPROCESS_FILE], threads)
 
     @property
     def input_size(self) -> tuple[int, int]:
-        return self.model_dir.input_size
+        return self.contract.input_size
 
     def prompt_embeddings(self, narration: str, object_names: list[str]) -> np.ndarray:
-        """[K, D] embeddings of ``"<name> used in the action of <narration>"`` (cached per prompt)."""
+        """[K, D] embeddings of the contract's prompts for ``object_names`` (cached per prompt)."""
         check_prompts(narration, object_names)
-        return self.text.embed([build_prompt(name, narration) for name in object_names])
+        return self.text.embed([self.contract.prompt(name, narration) for name in object_names])
 
     def predict(self, image: np.ndarray, narration: str, object_names: list[str]) -> Prediction:
         """Segment the active objects among ``object_names`` in ``image`` (uint8 [H, W, 3] RGB)."""
@@ -136,8 +158,9 @@ class Segmenter:
         after_model = time.perf_counter()
         scores, object_probabilities, union_probability, label_map = self.postprocess.run(None, {
             "mask_logits": mask_logits, "positive_logits": positive_logits,
-            "image_size": np.array([height, width], np.int64), "pixel_threshold": self.pixel_threshold,
-            "positive_threshold": self.positive_threshold})
+            "image_size": np.array([height, width], np.int64),
+            "pixel_threshold": np.array(self.pixel_threshold, np.float32),
+            "positive_threshold": np.array(self.positive_threshold, np.float32)})
         end = time.perf_counter()
         timings = {"text": after_text - start, "preprocess": after_pre - after_text, "model": after_model - after_pre,
                    "postprocess": end - after_model, "total": end - start}

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from actiseg_core.data.prompts import normalise_text
 from actiseg_core.errors import ActiSegError
 from actiseg_core.gating import Gate, GateConfig, GateDecision
+from actiseg_core.prompts import normalise_text
 from actiseg_core.runtime.segmenter import InputError, Segmenter, check_prompts
 
 
@@ -75,17 +75,18 @@ class StreamProcessor:
 
     Args:
         segmenter: a loaded runtime :class:`Segmenter`.
-        gate_config: gate thresholds.
-        vocabulary: candidate object names used when a narration names none.
+        gate_config: gate thresholds (None: the ones fitted for the segmenter's model, from its contract).
+        vocabulary: candidate object names used when a narration names none (None: the contract's).
         enforce_vocabulary: reject narrations whose candidate names are not in ``vocabulary`` (a robot that only
             knows some objects should not be asked about others).
     """
 
     def __init__(self, segmenter: Segmenter, gate_config: GateConfig | None = None,
-                 vocabulary: tuple[str, ...] = (), enforce_vocabulary: bool = False) -> None:
+                 vocabulary: tuple[str, ...] | None = None, enforce_vocabulary: bool = False) -> None:
         self.segmenter = segmenter
-        self.gate = Gate(gate_config or GateConfig(), float(segmenter.positive_threshold))
-        self.vocabulary = tuple(vocabulary)
+        config = gate_config if gate_config is not None else segmenter.contract.gate_config()
+        self.gate = Gate(config, segmenter.pixel_threshold, segmenter.positive_threshold)
+        self.vocabulary = tuple(vocabulary if vocabulary is not None else segmenter.contract.vocabulary)
         self.enforce_vocabulary = enforce_vocabulary
         self.narration: Narration | None = None
         self.narration_fault: str = ""

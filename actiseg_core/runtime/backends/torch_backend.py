@@ -30,6 +30,7 @@ class TorchBackend:
         self.torch = torch
         self.device = torch.device(device)
         self.graph = InferenceGraph(segmenter.eval()).eval()
+        self.input_size = (segmenter.config.input_height, segmenter.config.input_width)
         self.name = "torch"
         self.description = f"torch {torch.__version__} eager on {self.device}"
 
