@@ -16,10 +16,10 @@ scores, in the paper's p / n terms (003 Sec. V-G: p-side errors misplace contact
 * temporal: IoU of the active mask with the previous frame's under the same narration (``temporal_iou``; the first
   frame of a narration passes), and the ages of the narration and of the image.
 
-GO only when every check passes; otherwise NO-GO with machine-readable reason codes (:data:`REASONS`). Default
-thresholds are fitted on ActiSeg-Sim val by ``benchmarks/gate_fit.py`` so that NO-GO catches frames whose true
-active-mask IoU is below 0.5 (the fit, its precision / recall and the trade-off plot: ``benchmarks/results/
-gate_fit.*``).
+GO only when every check passes; otherwise NO-GO with machine-readable reason codes (:data:`REASONS`). The
+thresholds a model needs are fitted for its graph by ``benchmarks/gate_fit.py`` and stored in its model folder
+(``actiseg_core.contract``); :class:`GateConfig`'s own defaults are neutral (mask checks off), so a model folder
+without a fit gates only on presence and age.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy import ndimage
+
+from actiseg_core.uncertainty import uncertain_set
 
 #: every reason code a NO-GO can carry, in the order checks run
 REASONS = (
@@ -40,20 +42,17 @@ REASONS = (
 
 @dataclass(frozen=True)
 class GateConfig:
-    """Thresholds of every check (a check with an infinite or zero bound never fires).
+    """Thresholds of every check; the defaults are neutral bounds (a check with such a bound never fires).
 
-    Defaults: fitted on ActiSeg-Sim val for the node's default model (``models/default_int8``) by
-    ``benchmarks/gate_fit.py`` (checks the fit left
-    off keep neutral bounds). Not fitted: the temporal IoU (annotated frames are far apart in time; set it for a
-    stream), the ages (offline data has none) and PMHM's tau_m / tau_e. The area bound depends on the camera:
-    refit on your own validation data (``benchmarks/gate_fit.py --data ... --model ...``) before trusting it.
+    The fitted values of a model live in its model folder (``Contract.gate_config()``). Never fitted offline: the
+    temporal IoU (annotated frames are far apart in time; set it for a stream), the ages (offline data has none)
+    and PMHM's tau_m / tau_e.
     """
 
-    pixel_threshold: float = 0.5
     min_mask_confidence: float = 0.0
     min_positive_score: float = 0.0
-    max_inactive_score: float = 0.2476
-    min_area_fraction: float = 0.0085
+    max_inactive_score: float = 1.0
+    min_area_fraction: float = 0.0
     max_area_fraction: float = 1.0
     max_fragment_mass: float = 1.0
     max_leakage: float = 1.0
@@ -118,20 +117,21 @@ class GateDecision:
         return {"go": self.go, "reasons": list(self.reasons), **asdict(self.features)}
 
 
-def measure(object_probabilities: np.ndarray, positive_scores: np.ndarray, positive_threshold: float,
-            config: GateConfig, previous_union: np.ndarray | None = None, narration_age_s: float = 0.0,
-            image_age_s: float = 0.0) -> tuple[GateFeatures, np.ndarray]:
+def measure(object_probabilities: np.ndarray, positive_scores: np.ndarray, pixel_threshold: float,
+            positive_threshold: float, config: GateConfig, previous_union: np.ndarray | None = None,
+            narration_age_s: float = 0.0, image_age_s: float = 0.0) -> tuple[GateFeatures, np.ndarray]:
     """Features of one frame and its active union mask ([h, w] bool).
 
     Args:
         object_probabilities: [K, h, w] per-object foreground probabilities (main head, model resolution).
         positive_scores: [K] P(object active); objects at or above ``positive_threshold`` are active.
+        pixel_threshold: a pixel is in an object's mask at probability >= this (the model's contract).
         previous_union: the previous frame's union mask under the same narration, or None.
     """
     probabilities = np.asarray(object_probabilities, np.float32)
     scores = np.asarray(positive_scores, np.float32)
     active = scores >= positive_threshold
-    masks = probabilities >= config.pixel_threshold
+    masks = probabilities >= pixel_threshold
     active_masks = masks[active]
     union = active_masks.any(axis=0) if active.any() else np.zeros(probabilities.shape[1:], bool)
     union_area = int(union.sum())
@@ -188,8 +188,9 @@ def _age_reasons(f: GateFeatures, c: GateConfig) -> tuple[str, ...]:
 class Gate:
     """Stateful gate for a stream: remembers the previous union mask while the narration stays the same."""
 
-    def __init__(self, config: GateConfig | None = None, positive_threshold: float = 0.75) -> None:
-        self.config = config or GateConfig()
+    def __init__(self, config: GateConfig, pixel_threshold: float, positive_threshold: float) -> None:
+        self.config = config
+        self.pixel_threshold = pixel_threshold
         self.positive_threshold = positive_threshold
         self._previous: np.ndarray | None = None
         self._narration: str | None = None
@@ -203,8 +204,8 @@ class Gate:
             self._previous, self._narration = None, narration
         previous = self._previous if self._previous is not None and \
             self._previous.shape == object_probabilities.shape[1:] else None
-        features, union = measure(object_probabilities, positive_scores, self.positive_threshold, self.config,
-                                  previous, narration_age_s, image_age_s)
+        features, union = measure(object_probabilities, positive_scores, self.pixel_threshold,
+                                  self.positive_threshold, self.config, previous, narration_age_s, image_age_s)
         self._previous = union
         reasons = failed_checks(features, self.config)
         return GateDecision(go=not reasons, reasons=reasons, features=features, union_mask=union)
@@ -220,8 +221,7 @@ def outside_largest_component(mass: np.ndarray) -> float:
     """Share of the total of ``mass`` (>= 0, zero outside the mask) lying outside its largest 4-connected blob.
 
     "Largest" by mass. 0 for a single blob, NaN-free: an empty mask gives 0. Components come from
-    ``scipy.ndimage.label`` (4-connected by default): 0.25 ms on a 256x448 object mask, where our own run-length
-    union-find in numpy took 0.6, and this runs for every active object of every frame.
+    ``scipy.ndimage.label`` (4-connected by default), which runs for every active object of every frame.
     """
     labels, count = ndimage.label(mass > 0)
     if count <= 1:
@@ -232,15 +232,17 @@ def outside_largest_component(mass: np.ndarray) -> float:
 
 
 def boundary_uncertainty(probability: np.ndarray, mask: np.ndarray, config: GateConfig) -> float:
-    """Fraction of the mask's boundary band (inner + outer, ``boundary_width_px``) that is uncertain (PMHM's U).
+    """Fraction of the mask's boundary band (inner + outer, ``boundary_width_px``) that is uncertain.
 
-    NaN when the mask is empty (no boundary to judge).
+    Uncertain is PMHM's U (:func:`actiseg_core.uncertainty.uncertain_set`, the set the learner keeps out of its hard
+    loss) with the gate's ``tau_m`` / ``tau_e``. A sharp edge has its two transition pixels in U, so a crisp mask
+    scores about 1 / ``boundary_width_px`` of its band and a soft one up to 1. NaN when the mask is empty (no
+    boundary to judge).
     """
     if not mask.any():
         return math.nan
     band = _dilate(mask, config.boundary_width_px) & ~_erode(mask, config.boundary_width_px)
-    grad_y, grad_x = np.gradient(probability.astype(np.float32))
-    uncertain = (np.abs(probability - 0.5) < config.tau_m) | (np.hypot(grad_x, grad_y) > config.tau_e)
+    uncertain = uncertain_set(np.asarray(probability, np.float32), config.tau_m, config.tau_e)
     return float(uncertain[band].mean())
 
 

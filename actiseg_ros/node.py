@@ -21,6 +21,7 @@ decode (a non-UTF-8 string) is a counted fault and a NO-GO, never an exception i
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import time
@@ -123,8 +124,11 @@ class SegmenterNode(Node):
         self.running = True
         self.worker = threading.Thread(target=self._work, name="actiseg-inference", daemon=True)
         self.worker.start()
-        self.get_logger().info(f"ready: model {model_dir} on {segmenter.backend.description}; "
-                               f"image transport {p['image_transport']}, narration as {p['narration_type']}")
+        self.get_logger().info(
+            f"ready: model {model_dir} on {segmenter.backend.description}; thresholds pixel "
+            f"{segmenter.pixel_threshold:g} positive {segmenter.positive_threshold:g}; vocabulary "
+            f"{', '.join(self.processor.vocabulary)}; gate {_gate_summary(segmenter.contract, gate)}; image "
+            f"transport {p['image_transport']}, narration as {p['narration_type']}")
 
     # --- parameters -------------------------------------------------------------------------------------------
     def _declare_parameters(self) -> dict[str, Any]:
@@ -266,6 +270,14 @@ def _gate_fields() -> list[tuple[str, type]]:
     return [(f.name, type(f.default)) for f in fields(GateConfig)]
 
 
+def _gate_summary(contract: Contract, gate: GateConfig) -> str:
+    """Where the gate's thresholds came from, for the start-up log."""
+    fitted = contract.gate.fitted
+    source = f"fitted on {fitted.get('fit_split', '?')}" if fitted else "not fitted"
+    changed = [f.name for f in fields(GateConfig) if getattr(gate, f.name) != getattr(contract.gate_config(), f.name)]
+    return source + (f", overridden: {', '.join(changed)}" if changed else "")
+
+
 def resolve_model_dir(model_dir: str) -> Path:
     """``model_dir`` as given when absolute or present under the working directory, else under the package's share
     folder (the installed YAML's relative default); unchanged when neither has it (loading then names it)."""
@@ -303,6 +315,9 @@ def main(args: list[str] | None = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        # A second Ctrl-C (ros2 launch forwards one to the process group, a terminal sends another) must not
+        # interrupt the shutdown it asked for.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         node.destroy_node()
         rclpy.try_shutdown()
     return 0

@@ -1,19 +1,23 @@
-"""Fit the GO / NO-GO thresholds on one split, report NO-GO precision / recall on another (DESIGN §8).
+"""Fit the GO / NO-GO thresholds of a model folder on one split, report the gate's figures on another (DESIGN §8).
 
     python benchmarks/gate_fit.py --model models/default_int8 --data data/actiseg_sim \
-        --fit-split val --report-split test
+        --fit-split val --report-split test [--write-model]
 
-A frame is a *true failure* when its p-IoU, the mean IoU of predicted and true masks over the objects that are
-active in it (at the annotation's resolution), is below 0.5. Each frame goes through the runtime
-(onnxruntime) and the gate's feature measurement once; the fit is then a greedy walk over thresholds: starting
-with every check off, each step tightens the one check whose next threshold catches the most new failures per new
-false alarm. The walk traces the precision / recall trade-off; the chosen point is the one with
-the highest recall (at least ``--target-recall``) whose precision stays >= ``--min-precision`` on the fit split.
-The report split is never seen by the fit.
+Every frame goes once through the evaluator (:mod:`actiseg_core.evaluation`: the runtime and the gate as the node
+runs them, with the folder's current gate), which gives its p-IoU, whether it fails (the evaluator's one
+definition: p-IoU < 0.5; frames without an active object count in no figure) and the gate's features. The fit is
+then a greedy walk over the thresholds of :data:`CHECKS`: starting with every check off, each step tightens the
+one check whose next threshold catches the most new failures per new false alarm (a good frame sent to NO-GO).
+Frames the gate stops whatever these thresholds are (no active object, a check that is not fitted) stay NO-GO
+throughout. The walk traces the precision / recall trade-off; the chosen point is the one with the highest recall
+(at least ``--target-recall``) whose precision stays >= ``--min-precision`` on the fit split. The report split is
+never seen by the fit. Every split's figures at the chosen point (unsafe-GO rate, GO availability, NO-GO precision
+and recall, with counts) are the gate's own decisions (:func:`actiseg_core.gating.failed_checks`) on the measured
+features.
 
-Writes ``gate_fit.json`` (thresholds, both splits' precision / recall, the whole walk, per-frame features),
-``gate_fit.md`` and ``gate_fit.png`` to ``--out``. ``GateConfig``'s defaults are the fitted thresholds (a test
-keeps them in step with ``gate_fit.json``).
+Writes ``gate_fit.json`` (thresholds, both splits' figures, the whole walk, per-frame features), ``gate_fit.md`` and
+``gate_fit.png`` to ``--out``; ``--write-model [DIR]`` also stores the chosen gate, with how it was fitted, in the
+model folder's contract (DIR, default: the ``--model`` folder), where the node, the replay and the evaluator read it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -31,15 +36,22 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from provenance import machine  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
-from tqdm import tqdm  # noqa: E402
 
-from actiseg_core.data.layout import ObjectInfo  # noqa: E402
-from actiseg_core.data.loader import ActionVOSDataset  # noqa: E402
-from actiseg_core.gating import Gate, GateConfig, mask_iou  # noqa: E402
-from actiseg_core.runtime import Prediction, Segmenter  # noqa: E402
+from actiseg_core.contract import write_gate  # noqa: E402
+from actiseg_core.evaluation import (  # noqa: E402
+    FrameScore,
+    GateFigures,
+    Rate,
+    failing,
+    failure_definition,
+    load_split,
+    score_split,
+    split_hash,
+)
+from actiseg_core.gating import GateConfig, failed_checks  # noqa: E402
+from actiseg_core.runtime import Segmenter  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-FAILURE_IOU = 0.5
 #: feature -> (GateConfig field, direction): "min" fails below the threshold, "max" fails above it
 CHECKS = {
     "mask_confidence": ("min_mask_confidence", "min"),
@@ -53,82 +65,89 @@ CHECKS = {
     "boundary_uncertainty": ("max_boundary_uncertainty", "max"),
 }
 #: Not fitted: annotated frames are sparse (far apart in time), so their mask IoU says nothing about jitter in a
-#: 30 Hz stream, and offline data has no narration or image age. Those checks keep GateConfig's defaults.
+#: 30 Hz stream, and offline data has no narration or image age. Those checks keep the folder's values.
 
 
-def measure_split(segmenter: Segmenter, data: Path, split: str) -> list[dict[str, object]]:
-    """Per frame: sequence, frame, true active-mask IoU and the gate's features (all checks off)."""
-    dataset = ActionVOSDataset(data, split)
-    gate = Gate(GateConfig(), segmenter.positive_threshold.item())
-    records = []
-    previous_sequence = None
-    for ref in tqdm(dataset.frames, desc=f"gate features {split}", unit="frame"):
-        if ref.sequence is not previous_sequence:
-            gate.reset()
-            previous_sequence = ref.sequence
-        objects = [obj for _, obj in sorted(ref.sequence.objects.items())]
-        prediction = segmenter.predict(dataset.load_image(ref), ref.sequence.narration, [o.name for o in objects])
-        labels = dataset.load_labels(ref)
-        decision = gate.decide(prediction.object_probabilities, prediction.positive_scores, ref.sequence.narration)
-        records.append({"sequence": ref.sequence.folder, "frame": ref.frame,
-                        "true_iou": frame_p_iou(prediction, labels, objects), **dataclasses.asdict(decision.features)})
-    return records
+@dataclasses.dataclass
+class Split:
+    """One split's measured frames: scores (p-IoU, features) and which frames the gate stops in any case."""
+
+    name: str
+    data_hash: str
+    frames: list[FrameScore]
+    fixed_no_go: np.ndarray  # [N] bool: NO-GO whatever the fitted thresholds (fault, no active object, unfitted)
+
+    @property
+    def p_iou(self) -> np.ndarray:
+        return np.array([frame.p_iou for frame in self.frames], np.float64)
+
+    def column(self, name: str) -> np.ndarray:
+        key = "area_fraction" if name == "area_fraction_max" else name
+        return np.array([math.nan if f.features is None else getattr(f.features, key) for f in self.frames])
 
 
-def frame_p_iou(prediction: Prediction, labels: np.ndarray, objects: list[ObjectInfo]) -> float:
-    """Mean over the frame's positive (active) objects of the IoU of the predicted and true object masks.
-
-    The per-frame form of p-mIoU (DESIGN §4): a frame whose gripper is right but whose target is missed fails.
-    NaN when the frame has no positive object (such frames are not failures).
-    """
-    ious = [mask_iou(prediction.object_mask(k), labels == obj.index) for k, obj in enumerate(objects) if obj.positive]
-    return float(np.mean(ious)) if ious else math.nan
+def neutral(config: GateConfig) -> GateConfig:
+    """``config`` with every fitted check off."""
+    return dataclasses.replace(config, **config_fields({name: _off(direction) for name, (_, direction) in
+                                                       CHECKS.items()}))
 
 
-def feature_column(records: list[dict[str, object]], name: str) -> np.ndarray:
-    key = "area_fraction" if name == "area_fraction_max" else name
-    return np.array([float(r[key]) for r in records], np.float64)
+def measure_split(segmenter: Segmenter, data: Path, split: str, base: GateConfig) -> Split:
+    """Every frame of ``split`` through the evaluator with the gate ``base``."""
+    dataset = load_split(data, split)
+    _, scorer = score_split(segmenter, dataset, base, progress=True, desc="gate features")
+    off = neutral(base)
+    fixed = np.array([f.features is None or bool(failed_checks(f.features, off)) for f in scorer.frames], bool)
+    return Split(split, split_hash(dataset), scorer.frames, fixed)
 
 
-def flags(records: list[dict[str, object]], thresholds: dict[str, float]) -> np.ndarray:
-    """Which frames at least one check (at ``thresholds``) sends to NO-GO; NaN features never fail."""
-    flagged = np.zeros(len(records), bool)
+def flags(split: Split, thresholds: dict[str, float]) -> np.ndarray:
+    """Which frames the gate sends to NO-GO at ``thresholds`` (the fitted checks; NaN features never fail)."""
+    flagged = split.fixed_no_go.copy()
     for name, threshold in thresholds.items():
-        values = feature_column(records, name)
-        direction = CHECKS[name][1]
+        values = split.column(name)
         with np.errstate(invalid="ignore"):
-            flagged |= (values < threshold) if direction == "min" else (values > threshold)
+            flagged |= (values < threshold) if CHECKS[name][1] == "min" else (values > threshold)
     return flagged
 
 
-def precision_recall(flagged: np.ndarray, failures: np.ndarray) -> tuple[float, float]:
-    true_positives = int((flagged & failures).sum())
-    precision = true_positives / flagged.sum() if flagged.any() else 1.0
-    recall = true_positives / failures.sum() if failures.any() else 1.0
-    return float(precision), float(recall)
+def figures_at(split: Split, thresholds: dict[str, float]) -> GateFigures:
+    return GateFigures.from_arrays(~flags(split, thresholds), split.p_iou)
 
 
-def greedy_walk(records: list[dict[str, object]], failures: np.ndarray) -> list[dict[str, float]]:
+def precision_recall(figures: GateFigures) -> tuple[float, float]:
+    """NO-GO precision and recall (1.0 where there is nothing to take a rate of: no NO-GO, no failure)."""
+    precision, recall = figures.no_go_precision.value, figures.no_go_recall.value
+    return (1.0 if precision is None else precision), (1.0 if recall is None else recall)
+
+
+def greedy_walk(split: Split) -> list[dict[str, float]]:
     """Threshold sets from all-off to all-failures-caught, each step the best new-failures-per-false-alarm move."""
-    thresholds = {name: (-math.inf if direction == "min" else math.inf) for name, (_, direction) in CHECKS.items()}
+    failures = failing(split.p_iou)
+    good = ~np.isnan(split.p_iou) & ~failures
+    thresholds = {name: _off(direction) for name, (_, direction) in CHECKS.items()}
     walk = [dict(thresholds)]
-    flagged = flags(records, thresholds)
-    while not (flagged | ~failures).all():
+    flagged = flags(split, thresholds)
+    while (failures & ~flagged).any():
         best = None
         for name, (_, direction) in CHECKS.items():
-            for candidate in _next_thresholds(feature_column(records, name), direction, flagged, failures):
-                trial = flags(records, {**thresholds, name: candidate})
+            for candidate in _next_thresholds(split.column(name), direction, flagged, failures):
+                trial = flags(split, {**thresholds, name: candidate})
                 gained = int((trial & failures & ~flagged).sum())
-                alarms = int((trial & ~failures & ~flagged).sum())
+                alarms = int((trial & good & ~flagged).sum())
                 score = (gained / (alarms + 1), gained)
                 if gained and (best is None or score > best[0]):
                     best = (score, name, candidate)
         if best is None:
             break
         thresholds[best[1]] = best[2]
-        flagged = flags(records, thresholds)
+        flagged = flags(split, thresholds)
         walk.append(dict(thresholds))
     return walk
+
+
+def _off(direction: str) -> float:
+    return -math.inf if direction == "min" else math.inf
 
 
 def _next_thresholds(values: np.ndarray, direction: str, flagged: np.ndarray, failures: np.ndarray) -> list[float]:
@@ -146,12 +165,11 @@ def _next_thresholds(values: np.ndarray, direction: str, flagged: np.ndarray, fa
     return sorted(set(candidates))
 
 
-def choose(walk: list[dict[str, float]], records: list[dict[str, object]], failures: np.ndarray,
-           target_recall: float, min_precision: float) -> int:
+def choose(walk: list[dict[str, float]], split: Split, target_recall: float, min_precision: float) -> int:
     """The walk step with the highest recall whose precision is still >= ``min_precision`` (safety first: a missed
     failure can crash the arm, a false NO-GO costs a frame); if none reaches ``target_recall`` that way, the most
     precise step that does; failing both, the highest-recall step."""
-    scores = [precision_recall(flags(records, t), failures) for t in walk]
+    scores = [precision_recall(figures_at(split, t)) for t in walk]
     safe = [i for i, (precision, recall) in enumerate(scores) if recall >= target_recall and precision >= min_precision]
     if safe:
         return max(safe, key=lambda i: (scores[i][1], scores[i][0], -i))
@@ -170,24 +188,41 @@ def config_fields(thresholds: dict[str, float]) -> dict[str, float]:
     return fields
 
 
-def plot(walk: list[dict[str, float]], splits: dict[str, tuple[list, np.ndarray]], chosen: int, path: Path) -> None:
+def gate_verdicts(split: Split, config: GateConfig) -> np.ndarray:
+    """The gate's own verdicts (``failed_checks`` at ``config``) on the split's measured frames (True = GO)."""
+    return np.array([f.features is not None and not failed_checks(f.features, config) for f in split.frames], bool)
+
+
+def gate_figures(split: Split, config: GateConfig) -> GateFigures:
+    return GateFigures.from_arrays(gate_verdicts(split, config), split.p_iou)
+
+
+def stored_thresholds(config: GateConfig) -> dict[str, float]:
+    """What the model folder keeps: every fitted field, and any other field that is not GateConfig's default."""
+    defaults = GateConfig()
+    fitted = {field for field, _ in CHECKS.values()}
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(GateConfig)
+            if f.name in fitted or getattr(config, f.name) != getattr(defaults, f.name)}
+
+
+def plot(walk: list[dict[str, float]], splits: list[Split], chosen: int, config: GateConfig, path: Path) -> None:
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for (split, (records, failures)), colour in zip(splits.items(), ("tab:blue", "tab:orange"), strict=False):
-        curve = np.array([precision_recall(flags(records, t), failures) for t in walk])
-        axes[0].plot(curve[:, 1], curve[:, 0], marker=".", color=colour, label=f"{split} ({failures.sum()} failures "
-                                                                               f"/ {len(records)} frames)")
+    for split, colour in zip(splits, ("tab:blue", "tab:orange"), strict=False):
+        curve = np.array([precision_recall(figures_at(split, t)) for t in walk])
+        at_chosen = gate_figures(split, config)
+        axes[0].plot(curve[:, 1], curve[:, 0], marker=".", color=colour,
+                     label=f"{split.name} ({at_chosen.failures} failures / {len(split.frames)} frames; "
+                           f"unsafe-GO {at_chosen.unsafe_go})")
         axes[0].scatter(curve[chosen, 1], curve[chosen, 0], s=120, facecolors="none", edgecolors=colour)
-        go = ~flags(records, walk[chosen])
-        ious = np.array([r["true_iou"] for r in records])
-        confidence = feature_column(records, "mask_confidence")
-        axes[1].scatter(confidence[go], ious[go], s=10, color=colour, marker="o", label=f"{split} GO")
-        axes[1].scatter(confidence[~go], ious[~go], s=14, color=colour, marker="x", label=f"{split} NO-GO")
-    axes[0].axvline(0.9, color="grey", linestyle=":", linewidth=1)
-    axes[0].axhline(0.6, color="grey", linestyle=":", linewidth=1)
-    axes[0].set(xlabel="NO-GO recall of true failures (p-IoU < 0.5)", ylabel="NO-GO precision", xlim=(0, 1.02),
-                ylim=(0, 1.02), title="Gate trade-off along the fitted threshold walk (circle: chosen)")
-    axes[0].legend(fontsize=8, loc="lower left")
-    axes[1].axhline(FAILURE_IOU, color="grey", linestyle=":", linewidth=1)
+        go = gate_verdicts(split, config)
+        confidence = split.column("mask_confidence")
+        axes[1].scatter(confidence[go], split.p_iou[go], s=10, color=colour, marker="o", label=f"{split.name} GO")
+        axes[1].scatter(confidence[~go], split.p_iou[~go], s=14, color=colour, marker="x",
+                        label=f"{split.name} NO-GO")
+    axes[0].set(xlabel=f"NO-GO recall of true failures ({failure_definition()})", ylabel="NO-GO precision",
+                xlim=(0, 1.02), ylim=(0, 1.02), title="Gate trade-off along the fitted threshold walk (circle: chosen)")
+    axes[0].legend(fontsize=7, loc="lower left")
+    axes[1].axhline(0.5, color="grey", linestyle=":", linewidth=1)
     axes[1].set(xlabel="mask confidence (p-side)", ylabel="true frame p-IoU", title="Frames at the chosen point")
     axes[1].legend(fontsize=7, loc="lower right")
     figure.tight_layout()
@@ -195,7 +230,37 @@ def plot(walk: list[dict[str, float]], splits: dict[str, tuple[list, np.ndarray]
     plt.close(figure)
 
 
-def main() -> None:
+def fit(segmenter: Segmenter, data: Path, fit_split: str, report_split: str, target_recall: float,
+        min_precision: float) -> tuple[dict[str, Any], list[Split], list[dict[str, float]], GateConfig]:
+    """Measure both splits, walk and choose on the fit split; returns the report, the splits, the walk and the
+    chosen gate."""
+    base = segmenter.contract.gate_config()
+    splits = [measure_split(segmenter, data, name, base) for name in dict.fromkeys((fit_split, report_split))]
+    walk = greedy_walk(splits[0])
+    chosen = choose(walk, splits[0], target_recall, min_precision)
+    config = dataclasses.replace(base, **config_fields(walk[chosen]))
+    results = {split.name: {"frames": len(split.frames), "data_hash": split.data_hash,
+                            **gate_figures(split, config).as_json()} for split in splits}
+    report = {
+        "data": data.name, "failure": failure_definition(), "fit_split": fit_split, "report_split": report_split,
+        "target_recall": target_recall, "min_precision": min_precision,
+        "gate_config": config_fields(walk[chosen]), "results": results,
+        "walk": [{"thresholds": config_fields(t), **dict(zip(("precision", "recall"), precision_recall(
+            figures_at(splits[0], t)), strict=True))} for t in walk],
+        "chosen_step": chosen,
+        "frames": {split.name: [_frame_record(frame, go) for frame, go in zip(
+            split.frames, gate_verdicts(split, config), strict=True)] for split in splits},
+    }
+    return report, splits, walk, config
+
+
+def _frame_record(frame: FrameScore, go: bool) -> dict[str, Any]:
+    record = frame.as_json()
+    return {"sequence": frame.sequence, "frame": frame.frame, "p_iou": record["p_iou"], "failure": frame.failure,
+            "go": bool(go), **record.get("features", {})}
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=Path("models/default_int8"),
                         help="model folder (default: the node's CPU default, the int8 copy of the default model)")
@@ -205,52 +270,54 @@ def main() -> None:
     parser.add_argument("--target-recall", type=float, default=0.9)
     parser.add_argument("--min-precision", type=float, default=0.6)
     parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
+    parser.add_argument("--write-model", nargs="?", const="", default=None, metavar="DIR",
+                        help="store the chosen gate in this model folder's contract (no DIR: the --model folder)")
+    args = parser.parse_args(argv)
 
     started = time.perf_counter()
     segmenter = Segmenter.load(args.model)
-    measured = {split: measure_split(segmenter, args.data, split) for split in (args.fit_split, args.report_split)}
-    splits = {split: (records, np.array([r["true_iou"] < FAILURE_IOU for r in records]))
-              for split, records in measured.items()}
-    fit_records, fit_failures = splits[args.fit_split]
-    walk = greedy_walk(fit_records, fit_failures)
-    chosen = choose(walk, fit_records, fit_failures, args.target_recall, args.min_precision)
-    thresholds = walk[chosen]
-    results = {}
-    for split, (records, failures) in splits.items():
-        flagged = flags(records, thresholds)
-        precision, recall = precision_recall(flagged, failures)
-        results[split] = {"frames": len(records), "true_failures": int(failures.sum()), "no_go": int(flagged.sum()),
-                          "precision": round(precision, 4), "recall": round(recall, 4)}
-    report = {
-        "model": str(args.model), "data": args.data.name, "failure": f"frame p-IoU < {FAILURE_IOU}",
-        "fit_split": args.fit_split, "report_split": args.report_split, "target_recall": args.target_recall,
-        "min_precision": args.min_precision,
-        "gate_config": config_fields(thresholds), "results": results,
-        "walk": [{"thresholds": config_fields(t), **dict(zip(("precision", "recall"), precision_recall(
-            flags(fit_records, t), fit_failures), strict=True))} for t in walk],
-        "chosen_step": chosen, "frames": measured, "machine": machine(),
-        "wall_s": round(time.perf_counter() - started, 1),
-    }
+    report, splits, walk, config = fit(segmenter, args.data, args.fit_split, args.report_split, args.target_recall,
+                                       args.min_precision)
+    provenance = machine()
+    report = {"model": str(args.model), **report, "machine": provenance,
+              "wall_s": round(time.perf_counter() - started, 1)}
+    if args.write_model is not None:
+        target = args.model if args.write_model == "" else Path(args.write_model)
+        write_gate(target, stored_thresholds(config), {
+            "by": "benchmarks/gate_fit.py", "fit_split": args.fit_split, "report_split": args.report_split,
+            "data": args.data.name, "data_hash": {split.name: split.data_hash for split in splits},
+            "target_recall": args.target_recall, "min_precision": args.min_precision,
+            "failure": failure_definition(), "commit": provenance["commit"], "results": report["results"],
+            "segmenter_sha256": segmenter.model_dir.sha256(segmenter.model_dir.segmenter_path.name)})
+        report["written_to"] = str(target)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "gate_fit.json").write_text(json.dumps(report, indent=1))
-    plot(walk, splits, chosen, args.out / "gate_fit.png")
+    plot(walk, splits, report["chosen_step"], config, args.out / "gate_fit.png")
     (args.out / "gate_fit.md").write_text(markdown(report))
     print(markdown(report))
 
 
-def markdown(report: dict[str, object]) -> str:
-    lines = [f"# GO / NO-GO gate fitted on ActiSeg-Sim {report['fit_split']}, reported on {report['report_split']}",
-             "", f"Model `{report['model']}`; true failure = {report['failure']}; thresholds chosen on "
-             f"{report['fit_split']} "
-             f"for the highest NO-GO recall (>= {report['target_recall']}) at precision >= {report['min_precision']} "
-             f"(`benchmarks/gate_fit.py`, commit {report['machine']['commit']}).", "",
-             "| split | frames | true failures | NO-GO | NO-GO precision | NO-GO recall |", "|---|---|---|---|---|---|"]
+def _rate(rate: dict[str, Any]) -> str:
+    return str(Rate.from_json(rate))
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = [f"# GO / NO-GO gate fitted on {report['data']} {report['fit_split']}, reported on "
+             f"{report['report_split']}",
+             "", f"Model `{report['model']}`; true failure = {report['failure']} (frames without an active object "
+             f"count in no rate); thresholds chosen on {report['fit_split']} for the highest NO-GO recall "
+             f"(>= {report['target_recall']}) at precision >= {report['min_precision']} (`benchmarks/gate_fit.py`, "
+             f"commit {report['machine']['commit']}). Rates with their counts (count/of).", "",
+             "| split | frames | true failures | GO | unsafe-GO rate | GO availability | NO-GO | NO-GO precision | "
+             "NO-GO recall | no active object (GO) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for split, r in report["results"].items():
         role = "fit" if split == report["fit_split"] else "held out"
-        lines.append(f"| {split} ({role}) | {r['frames']} | {r['true_failures']} | {r['no_go']} | "
-                     f"{r['precision']:.3f} | {r['recall']:.3f} |")
-    lines += ["", "Fitted thresholds (`GateConfig` defaults):", "", "| threshold | value |", "|---|---|"]
+        lines.append(f"| {split} ({role}) | {r['frames']} | {r['true_failures']} | {r['go']} | "
+                     f"{_rate(r['unsafe_go_rate'])} | {_rate(r['go_availability'])} | {r['no_go']} | "
+                     f"{_rate(r['no_go_precision'])} | {_rate(r['no_go_recall'])} | "
+                     f"{r['without_target']['frames']} ({r['without_target']['go']}) |")
+    where = f"stored in `{report['written_to']}`" if report.get("written_to") else "not written to a model folder"
+    lines += ["", f"Fitted thresholds ({where}):", "", "| threshold | value |", "|---|---|"]
     lines += [f"| `{name}` | {value} |" for name, value in report["gate_config"].items()]
     lines += ["", "![trade-off](gate_fit.png)", ""]
     return "\n".join(lines)

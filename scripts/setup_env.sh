@@ -34,9 +34,6 @@ export PATH="$repo/.venv/bin:$PATH"
 export VIRTUAL_ENV="$repo/.venv"
 export MUJOCO_GL="${MUJOCO_GL:-egl}"
 
-# The shipped default model as a deployment folder (ONNX graphs, tokenizer, model.json) beside its checkpoint:
-# the runtime, the ROS node and the demo load it. Built once from models/default/model.pt (~25 s), then skipped
-# while the checkpoint is unchanged.
 quietly() {  # run a setup step, show its log only if it fails
   local log_file="$1"
   shift
@@ -45,16 +42,45 @@ quietly() {  # run a setup step, show its log only if it fails
     exit 1
   fi
 }
+# The shipped default model folders (models/default, fp32, and models/default_int8, the node's CPU default) are
+# committed complete, so a plain colcon build installs a working model without torch. Were models/default/model.pt
+# retrained, the exporter rebuilds models/default (~20 s) and the int8 copy is requantized, calibrated on 4 rendered
+# ActiSeg-Sim train clips (the same clips, seed 0, as the first 4 of the default training render); both checks are
+# no-ops while the folders match the checkpoint and this code.
 quietly .venv/export_default.log .venv/bin/python -m actiseg_core.export.onnx_export \
   --checkpoint models/default/model.pt --out models/default --if-stale
-# Then its int8 copy (models/default_int8), the node's default on CPUs: calibrated on 4 rendered ActiSeg-Sim train
-# clips (~20 s once; the same clips, seed 0, as the first 4 of the default training render).
-if [ ! -f data/calibration_sim/ImageSets/train.json ]; then
-  quietly .venv/calibration_render.log .venv/bin/actiseg-data render --out data/calibration_sim --split train \
-    --clips 4 --seed 0
+if ! .venv/bin/python -c 'import sys; from actiseg_core.export.quantize import is_current_int8
+sys.exit(0 if is_current_int8("models/default", "models/default_int8") else 1)'; then
+  if [ ! -f data/calibration_sim/ImageSets/train.json ]; then
+    quietly .venv/calibration_render.log .venv/bin/actiseg-data render --out data/calibration_sim --split train \
+      --clips 4 --seed 0
+  fi
+  quietly .venv/quantize_default.log .venv/bin/python -m actiseg_core.export.quantize --model models/default \
+    --data data/calibration_sim --split train --out models/default_int8 --if-stale
 fi
-quietly .venv/quantize_default.log .venv/bin/python -m actiseg_core.export.quantize --model models/default \
-  --data data/calibration_sim --split train --out models/default_int8 --if-stale
+
+# The real launch / launch_ros / ros2 CLI (+ vision_msgs, composition_interfaces, message_filters) from upstream
+# sources in ../shared/ros2 (no registry has them; DESIGN.md §9), when that folder sits beside the repository:
+# Python packages into the venv, interfaces colcon-built into .venv/shared_ros2 (source its local_setup.bash
+# before Python starts). About 2 minutes once; the stamp (shared/ros2's VERSION and install.sh + the requirement
+# lists) skips it afterwards. Its colcon build needs the ROS build tools that scripts/build_ros.sh installs first
+# (a no-op when current). A system ROS 2 install needs none of this.
+shared_ros2="$repo/../shared/ros2"
+if [ -f "$shared_ros2/install.sh" ]; then
+  shared_ros2_stamp="$(cat "$shared_ros2/VERSION" "$shared_ros2/install.sh" requirements.txt \
+    requirements-ros-build.txt | sha256sum | cut -d' ' -f1)"
+  if [ "$(cat .venv/.shared_ros2 2> /dev/null || true)" != "$shared_ros2_stamp" ] \
+    || [ ! -f .venv/shared_ros2/local_setup.bash ]; then
+    echo "[setup] installing launch, launch_ros and the ros2 CLI from ../shared/ros2 (first run: ~2 minutes)"
+    quietly .venv/build_ros_tools.log bash scripts/build_ros.sh
+    # With the prefix sourced when it exists: install.sh's own "already done" check imports launch_ros, which
+    # needs the composition_interfaces built there (a re-run then takes seconds).
+    quietly .venv/shared_ros2.log flock .venv/.shared_ros2.lock bash -c \
+      '[ ! -f "$2/local_setup.bash" ] || . "$2/local_setup.bash"; exec bash "$1" "$2"' _ "$shared_ros2/install.sh" \
+      .venv/shared_ros2
+    echo "$shared_ros2_stamp" > .venv/.shared_ros2
+  fi
+fi
 
 # The ROS 2 package built with colcon into install/: the messages, the node's and the CLIs' `ros2 run`
 # executables (DESIGN.md §10; first run ≈30 s, then milliseconds while nothing changed). A process that imports

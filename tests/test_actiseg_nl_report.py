@@ -1,5 +1,5 @@
-"""benchmarks/actiseg_nl_report.py: the findings' rules, the acceptance check, Kendall tau and the CLI, on synthetic
-results (nothing is trained); benchmarks/paper003_tables.py: the transcription of paper 003's tables."""
+"""benchmarks.nl.report: the findings' rules, the acceptance check, Kendall tau and the CLI, on synthetic results
+(nothing is trained); benchmarks.nl.paper003_tables: the transcription of paper 003's tables."""
 
 from __future__ import annotations
 
@@ -12,14 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from actiseg_core.learners import learner_names
+from actiseg_core.metrics import METRIC_COLUMNS
+from benchmarks.nl import paper003_tables as paper
+from benchmarks.nl import report
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))  # as when a script there runs
-
-import actiseg_nl_report as report  # noqa: E402
-import paper003_tables as paper  # noqa: E402
-
-from actiseg_core.learners import learner_names  # noqa: E402
-from actiseg_core.metrics import METRIC_COLUMNS  # noqa: E402
 
 R, NR, NOT_RUN = report.REPRODUCES, report.NOT_REPRODUCED, report.NOT_RUN
 LEARNERS = ("coteaching", "gce", "sce", "apl", "elr", "npn")
@@ -292,11 +290,11 @@ def test_cli_bad_results_file(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_cli_missing_results_file_as_a_script(tmp_path):
-    """Run as documented (``python benchmarks/...`` from the repository root): one line on stderr, exit 1."""
+def test_cli_missing_results_file_as_a_module(tmp_path):
+    """Run as documented (``python -m benchmarks.nl.report`` from the repository root): one line on stderr, exit 1."""
     missing = tmp_path / "nope.json"
-    run = subprocess.run([sys.executable, "benchmarks/actiseg_nl_report.py", "--results", str(missing), "--out",
+    run = subprocess.run([sys.executable, "-m", "benchmarks.nl.report", "--results", str(missing), "--out",
                           str(tmp_path / "out")], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert run.returncode == 1
-    assert run.stderr.splitlines() == [f"actiseg_nl_report: error: {missing}: file not found"]
+    assert run.stderr.splitlines() == [f"benchmarks.nl.report: error: {missing}: file not found"]
     assert not (tmp_path / "out").exists()

@@ -13,9 +13,9 @@ import torch
 from test_learners_train import STOP_AT, StopAfter  # the same simulated Ctrl-C as the trainer's resume tests
 
 from actiseg_core.learners import ELRLearner
-from training import benchmark
+from benchmarks.nl import runner
+from benchmarks.nl.runner import CONDITION_BY_KEY, Cell, Protocol, main, plan
 from training import train as train_module
-from training.benchmark import CONDITION_BY_KEY, Cell, Protocol, main, plan
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "visor_mini"
 STEPS = 4
@@ -59,7 +59,7 @@ def test_every_cell_is_trained_on_its_view_and_scored_on_clean_val(first_run: Pa
         assert result["seed"] == 0 and result["steps"] == STEPS and result["wall_s"] > 0 and result["commit"]
         assert result["data_hash"]["val"] == clean_hash["val"]  # always scored on the clean val split
         assert (result["data_hash"]["train"] == clean_hash["train"]) == (result["condition"] == "clean")
-        assert set(benchmark.METRIC_COLUMNS) <= result["metrics"].keys()
+        assert set(runner.METRIC_COLUMNS) <= result["metrics"].keys()
     noisy = results[2]["noise"]
     assert noisy["names_changed"] == 0 and noisy["mask_severity"]["all"]["mIoU"] < 1.0
     (view,) = first_run.glob(f"views/mask9-noise0-{clean_hash['train'][:8]}")
@@ -89,7 +89,7 @@ def test_a_second_run_reads_every_cell_from_the_cache(root: Path, first_run: Pat
     def no_training(*args: object, **kwargs: object) -> None:
         raise AssertionError("a cached cell was trained again")
 
-    monkeypatch.setattr(benchmark, "train", no_training)
+    monkeypatch.setattr(runner, "train", no_training)
     assert main(["--data", str(root), "--out", str(first_run), *MICRO]) == 0
     assert _results(first_run) == before
     # --cached-only tabulates the finished cells among those asked for and trains none (seed 1 never ran)
@@ -124,8 +124,8 @@ def test_pmhm_runs_only_under_mask_noise_and_settings_make_new_cells() -> None:
         ("clean", "baseline"), ("name20", "baseline"), ("mask9", "baseline"), ("mask9", "pmhm"),
         ("name60+mask21", "baseline"), ("name60+mask21", "pmhm")]
     cell = Cell(CONDITION_BY_KEY["mask9"], "baseline", 0)
-    hashes = {benchmark.identity_hash(benchmark.cell_identity(
-        cell, benchmark.train_config(cell, protocol, Path(), Path(), 0, "cpu", False), 0, {"train": "a"}))
+    hashes = {runner.identity_hash(runner.cell_identity(
+        cell, runner.train_config(cell, protocol, Path(), Path(), 0, "cpu", False), 0, {"train": "a"}))
         for protocol in (Protocol(steps=10), Protocol(steps=20), Protocol(steps=10, batch_frames=4))}
     assert len(hashes) == 3
 
@@ -134,18 +134,18 @@ def test_a_revised_or_tuned_learner_makes_new_cells(monkeypatch: pytest.MonkeyPa
     cell = Cell(CONDITION_BY_KEY["mask9"], "elr", 0)
 
     def identity() -> dict:
-        config = benchmark.train_config(cell, Protocol(steps=10), Path(), Path(), 0, "cpu", False)
-        return benchmark.cell_identity(cell, config, 0, {"train": "a"})
+        config = runner.train_config(cell, Protocol(steps=10), Path(), Path(), 0, "cpu", False)
+        return runner.cell_identity(cell, config, 0, {"train": "a"})
 
     revised = identity()
     assert revised["learner_revision"] == ELRLearner.revision >= 1
-    tuned = benchmark.cell_identity(cell, benchmark.train_config(cell, Protocol(steps=10), Path(), Path(), 0, "cpu",
+    tuned = runner.cell_identity(cell, runner.train_config(cell, Protocol(steps=10), Path(), Path(), 0, "cpu",
                                                                  False, {"beta": 0.7}), 0, {"train": "a"})
-    assert benchmark.identity_hash(tuned) != benchmark.identity_hash(revised)  # hyper-parameters are identity too
+    assert runner.identity_hash(tuned) != runner.identity_hash(revised)  # hyper-parameters are identity too
     monkeypatch.setattr(ELRLearner, "revision", 0)
     unrevised = identity()
     assert "learner_revision" not in unrevised  # never-revised learners keep their pre-revision hashes
-    assert benchmark.identity_hash(revised) != benchmark.identity_hash(unrevised)
+    assert runner.identity_hash(revised) != runner.identity_hash(unrevised)
 
 
 @pytest.mark.parametrize(("change", "code", "message"), [

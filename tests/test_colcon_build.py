@@ -26,10 +26,10 @@ MESSAGES = ("ActionNarration", "ManipulationGate", "ActiveObjects")
 # whose --help exits 0 without side effects; segment_node would start a node, so it is only import-checked.
 CLIS = {
     "actiseg-train": ("training.train", "training/train.py"),
-    "actiseg-evaluate": ("training.evaluate", "training/evaluate.py"),
-    "actiseg-data": ("actiseg_core.data.cli", "actiseg_core/data/cli.py"),
+    "actiseg-evaluate": ("actiseg_core.evaluation.cli", "actiseg_core/evaluation/cli.py"),
+    "actiseg-data": ("actiseg_core.data_cli", "actiseg_core/data_cli.py"),
     "actiseg-export-onnx": ("actiseg_core.export.onnx_export", "actiseg_core/export/onnx_export.py"),
-    "actiseg-bag": ("training.bag_tools", "training/bag_tools.py"),
+    "actiseg-bag": ("actiseg_ros.bag.cli", "actiseg_ros/bag/cli.py"),
 }
 NODE_EXE = ("segment_node", "actiseg_ros.node", "actiseg_ros/node.py")
 

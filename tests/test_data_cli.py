@@ -13,7 +13,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "visor_mini"
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "actiseg_core.data.cli", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "actiseg_core.data_cli", *args], capture_output=True, text=True, timeout=120
     )
 
 

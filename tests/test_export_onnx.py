@@ -16,9 +16,9 @@ import onnx
 import pytest
 from conftest import TINY_HEIGHT, TINY_WIDTH
 
+from actiseg_core.contract import read_contract, write_gate
 from actiseg_core.errors import ActiSegError
 from actiseg_core.export import ExportResult, export_segmenter
-from actiseg_core.contract import read_contract, write_gate
 from actiseg_core.export.contract_defaults import TEXT_ENCODER
 from actiseg_core.export.onnx_export import (
     PARITY_TOLERANCE,

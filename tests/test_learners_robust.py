@@ -39,9 +39,10 @@ from actiseg_core.learners.losses import (
     symmetric_kl,
 )
 from actiseg_core.learners.npn import negative_learning_loss, proxy_labels
-from actiseg_core.learners.pmhm import aux_frozen, freeze_probability, gradient_magnitude, uncertain_pixels
+from actiseg_core.learners.pmhm import aux_frozen, freeze_probability, uncertain_pixels
 from actiseg_core.learners.query_selection import class_balanced_picks, progress_keep_rate
 from actiseg_core.model import SegmenterOutput
+from actiseg_core.uncertainty import gradient_magnitude
 
 K, H, W = 3, 4, 6
 STEP = StepInfo(step=0, epoch=0, steps_per_epoch=1, total_steps=1)

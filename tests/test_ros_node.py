@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from training.bag_tools import write_bag
+from actiseg_ros.bag.record import write_bag
 
 REPO = Path(__file__).resolve().parents[1]
 # Domain ids 30..79: above 101 Fast DDS's ports fall into Linux's ephemeral range (32768+) and discovery fails now
@@ -192,13 +192,13 @@ def test_a_bag_replayed_live_is_answered_frame_for_frame(ros_env, tiny_export, t
                      remaps=("image/compressed:=/camera/image_raw/compressed", "narration:=/narration"))
         out = tmp_path / f"replay_{attempt}"
         try:
-            player = subprocess.run([sys.executable, "-m", "training.bag_tools", "replay", "--bag", str(bag), "--live",
-                                     "--out", str(out), "--quiet"], cwd=REPO, env=env, capture_output=True,
-                                    text=True, timeout=120)
+            player = subprocess.run([sys.executable, "-m", "actiseg_ros.bag.cli", "replay", "--bag", str(bag),
+                                     "--live", "--out", str(out), "--quiet"], cwd=REPO, env=env,
+                                    capture_output=True, text=True, timeout=120)
         finally:
             log = _stop(node)
         if "no node matched" not in player.stderr:
             break
     assert player.returncode == 0, (player.stdout, player.stderr, log)
     report = json.loads((out / "replay.json").read_text())
-    assert report["frames"] == report["answered"] == 4, (report, log)
+    assert report["frames"] == report["answered"] == report["gate"]["verdicts"] == 4, (report, log)

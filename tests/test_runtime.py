@@ -162,7 +162,9 @@ def test_prompts_follow_the_model_folders_template(model_dir, tmp_path) -> None:
 
 
 def test_a_checkpoint_runs_through_the_torch_backend_like_its_folder(tiny_checkpoint, model_dir, image) -> None:
-    from_checkpoint = Segmenter.from_checkpoint(tiny_checkpoint, threads=1)
+    from actiseg_core.export.in_memory import checkpoint_segmenter
+
+    from_checkpoint = checkpoint_segmenter(tiny_checkpoint, threads=1)
     folder = Segmenter.load(model_dir, backend="torch", threads=1)
     assert from_checkpoint.contract.input_size == folder.contract.input_size
     assert from_checkpoint.backend.name == "torch" and from_checkpoint.model_dir is None

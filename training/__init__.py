@@ -1,1 +1,1 @@
-"""Offline command-line tools: training, evaluation, benchmarks, export and bag replay."""
+"""Offline command-line tools: training, evaluation, export and bag replay."""

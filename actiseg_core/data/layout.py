@@ -34,10 +34,10 @@ from PIL import Image
 
 from actiseg_core.atomic import atomic_write_bytes, atomic_write_json  # re-exported: the data writers' API
 from actiseg_core.errors import DataError
+from actiseg_core.palette import davis_palette
 
 IMAGES_DIR = "JPEGImages_Sparse"
 ANNOTATIONS_DIR = "Annotations_Sparse"
-WEIGHTS_DIR = "Weights_Sparse"
 ROBOT_PARTS_DIR = "RobotParts_Sparse"
 IMAGE_SETS_DIR = "ImageSets"
 CLASS_MAP_FILE = "classes.json"
@@ -223,21 +223,6 @@ def write_image_set(root: Path, split: str, sequences: list[Sequence]) -> Path:
     path = image_set_path(root, split)
     atomic_write_json(path, [s.to_json() for s in sorted(sequences, key=lambda s: s.seq_id)])
     return path
-
-
-def davis_palette() -> list[int]:
-    """The 256-colour palette of DAVIS / VISOR annotation PNGs (PASCAL VOC bit-interleaved colour map)."""
-    palette = []
-    for index in range(256):
-        red = green = blue = 0
-        code = index
-        for bit in range(8):
-            red |= ((code >> 0) & 1) << (7 - bit)
-            green |= ((code >> 1) & 1) << (7 - bit)
-            blue |= ((code >> 2) & 1) << (7 - bit)
-            code >>= 3
-        palette += [red, green, blue]
-    return palette
 
 
 _PALETTE = davis_palette()

@@ -11,21 +11,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from actiseg_core.data.layout import atomic_write_bytes, davis_palette
+from actiseg_core.data.layout import atomic_write_bytes
 from actiseg_core.data.loader import ActionVOSDataset, FrameRef
+from actiseg_core.palette import PALETTE_RGB, tint_labels
 
-PALETTE_RGB = np.array(davis_palette(), dtype=np.uint8).reshape(256, 3)
 _ROBOT_COLOURS = np.array([[0, 0, 0], [255, 140, 0], [0, 200, 255]], dtype=np.uint8)
-
-
-def tint_labels(image: np.ndarray, labels: np.ndarray, colours: np.ndarray = PALETTE_RGB, alpha: float = 0.6,
-                background: float = 1.0) -> np.ndarray:
-    """Blend each labelled pixel's colour over the image; unlabelled pixels (0) are scaled by ``background``
-    (below 1 dims them so that masks stand out)."""
-    out = background * image.astype(np.float32)
-    painted = labels > 0
-    out[painted] = (1 - alpha) * image[painted] + alpha * colours[labels[painted]].astype(np.float32)
-    return out.astype(np.uint8)
 
 
 def _panel(data: ActionVOSDataset, ref: FrameRef, width: int) -> Image.Image:

@@ -57,8 +57,7 @@ def postprocess_graph() -> bytes:
 
     Only the active objects' maps are upsampled: the inactive ones are dropped at model resolution (``Compress``)
     and a constant "nobody" plane goes first, so the camera-resolution work (Resize, ArgMax, ReduceMax) scales
-    with the A active objects + 1, not with K. At 640x480 on 2 cores with 2 active objects: K = 16, 15.4 -> 5.0 ms;
-    K = 4, unchanged within noise (~4-5 ms: the lookup below costs what the skipped planes save). A lookup table
+    with the A active objects + 1, not with K (``benchmarks/results/design_measurements.md``). A lookup table
     (``Gather``) turns the winning plane back into the object's label.
     """
     nodes = [

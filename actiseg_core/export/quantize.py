@@ -3,8 +3,8 @@
     python -m actiseg_core.export.quantize --model models/default --data data/actiseg_sim --out models/default_int8
 
 EfficientNet-Lite0 was designed to quantize well (no squeeze-excite, ReLU6), and CPUs with VNNI run int8
-convolutions much faster than fp32: on this project's 2-core machine the segmenter graph went from 13-18 ms to
-10 ms at K = 4 (``benchmarks/results/latency.md`` has the same-run figures). Weights are int8 per output channel,
+convolutions much faster than fp32 (``benchmarks/results/latency.md``; without VNNI int8 can be slower: name the
+CPU). Weights are int8 per output channel,
 activations uint8 per tensor (QDQ format, which onnxruntime CPU and TensorRT both read), calibrated on
 ``--frames`` frames spread over ``--split`` with their real prompts (MinMax ranges). The rest of the folder (text
 tokenizer, pre/post graphs, checkpoint, the contract) is copied unchanged, so the result is an ordinary model folder

@@ -89,7 +89,7 @@ class Learner(ABC):
     ``uses_strong_view`` (``QueryBatch.strong_images`` must be filled; NPN).
 
     ``revision`` is raised whenever a learner's maths or defaults change, so that benchmark cells trained by the
-    older version are retrained instead of reused (``training.benchmark`` puts it in a cell's identity).
+    older version are retrained instead of reused (``benchmarks.nl.runner`` puts it in a cell's identity).
     """
 
     terms: ClassVar[tuple[str, ...]]

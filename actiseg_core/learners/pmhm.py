@@ -3,9 +3,8 @@
 ``L_seg = L_hard + lambda_head L_head + lambda_layer L_layer`` (Eq. 7), plus the baseline's positive-head loss:
 
 - Eq. 4, uncertain pixels ``U = {|p_m - 0.5| < tau_m  or  ||grad p_m|| > tau_e}`` from the main head's detached
-  probabilities, tau_m 0.20, tau_e 0.85. The paper leaves the gradient operator open; it is the Sobel operator
-  (unnormalised 3x3 kernels, as ``cv2.Sobel``) at the input resolution, so tau_e = 0.85 marks pixels where p
-  changes by more than ~0.1 per pixel: the transition band of a predicted edge, not the flat interior.
+  probabilities at the input resolution, tau_m 0.20, tau_e 0.85: :func:`actiseg_core.uncertainty.uncertain_set`
+  (Sobel gradient), the same set the GO / NO-GO gate measures on a mask's boundary.
 - ``L_hard``: the ActionVOS mask loss (weighted focal with ``mask_coef`` + Dice with ``dice_coef``) on the
   confident pixels only (outside U), so the ambiguous band, where dilated labels are wrong, is not fitted hard.
   The auxiliary head gets the same hard loss (``aux_hard_coef`` 1): the paper trains both heads on the labels and
@@ -31,7 +30,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
 from actiseg_core.learners.base import Learner, QueryBatch, StepInfo
 from actiseg_core.learners.losses import (
@@ -43,8 +41,8 @@ from actiseg_core.learners.losses import (
 )
 from actiseg_core.learners.pixel import ActionVOSCoefficients
 from actiseg_core.model.segmenter import SegmenterOutput
+from actiseg_core.uncertainty import uncertain_set
 
-_SOBEL_X = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
 _FREEZE_STREAM = 0x504D484D  # "PMHM": keeps the freezing draws apart from any other use of the step number
 
 
@@ -60,17 +58,9 @@ class PMHMConfig(ActionVOSCoefficients):
     freeze_rate: float = 0.5
 
 
-def gradient_magnitude(probabilities: Tensor) -> Tensor:
-    """Sobel ``||grad p||`` per pixel of [K, 1, H, W] maps, borders replicated."""
-    kernels = torch.stack([_SOBEL_X, _SOBEL_X.T]).unsqueeze(1).to(probabilities)
-    gradients = F.conv2d(F.pad(probabilities, (1, 1, 1, 1), mode="replicate"), kernels)
-    return gradients.pow(2).sum(1, keepdim=True).sqrt()
-
-
 def uncertain_pixels(main_logits: Tensor, tau_m: float, tau_e: float) -> Tensor:
-    """Eq. 4: bool [K, 1, H, W], near the decision boundary or on a steep edge of the main head's map."""
-    probabilities = main_logits.detach().sigmoid()
-    return ((probabilities - 0.5).abs() < tau_m) | (gradient_magnitude(probabilities) > tau_e)
+    """Eq. 4 on the main head's detached [K, 1, H, W] logits: bool, near the decision boundary or on a steep edge."""
+    return uncertain_set(main_logits.detach().sigmoid(), tau_m, tau_e)
 
 
 def mean_over(values: Tensor, mask: Tensor) -> Tensor:

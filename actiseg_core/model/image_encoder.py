@@ -1,15 +1,15 @@
 """Image encoders: multi-scale feature pyramids at strides 4, 8, 16 and 32, computed once per frame.
 
 Two encoders share one interface (``forward(normalised images) -> [f4, f8, f16, f32]`` plus ``out_channels``,
-``strides``, ``pixel_mean`` and ``pixel_std``), so the decoder never cares which one it gets:
+``pixel_mean`` and ``pixel_std``), so the decoder never cares which one it gets:
 
 - :class:`EfficientNetLite0Encoder`: EfficientNet-Lite0 (MBConv, no squeeze-excitation, ReLU6: the variant made for
   mobile CPUs and clean ONNX / int8 export), optionally with the shipped ImageNet weights. The module and parameter
   names copy the shipped state dict (EfficientNet-PyTorch naming: ``_conv_stem``, ``_blocks.N._depthwise_conv``...),
   so it loads with ``strict=True``. The weights come from TensorFlow, so stride-2 convolutions use TF "SAME"
   padding (one more pixel right/bottom than left/top on even sizes), BatchNorm eps is 1e-3 and inputs are scaled
-  to [-1, 1]. Checked on a real photo (tests): symmetric padding or ImageNet mean/std lower the correct class's
-  probability from 0.39 to 0.24 / 0.29.
+  to [-1, 1]; symmetric padding or ImageNet mean / std would degrade it (a test classifying a real photo catches
+  either).
 - :class:`ResNetSmallEncoder`: a small ResNet-style encoder, randomly initialised: the baseline that tells whether
   ImageNet pretraining pays off on a given data set.
 """
@@ -21,9 +21,6 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from actiseg_core.model.assets import efficientnet_lite0_weights_path
-
-#: Stage taps of every encoder: the decoder consumes features at these strides, fine to coarse.
-FEATURE_STRIDES = (4, 8, 16, 32)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -99,7 +96,6 @@ class EfficientNetLite0Encoder(nn.Module):
 
     pixel_mean = (0.5, 0.5, 0.5)
     pixel_std = (0.5, 0.5, 0.5)  # TF EfficientNet-Lite preprocessing: (x - 127) / 128 on 0..255, i.e. [-1, 1]
-    strides = FEATURE_STRIDES
     out_channels = (24, 40, 112, 320)
     _tap_blocks = (2, 4, 10, 15)
 
@@ -189,7 +185,6 @@ class ResNetSmallEncoder(nn.Module):
 
     pixel_mean = IMAGENET_MEAN
     pixel_std = IMAGENET_STD
-    strides = FEATURE_STRIDES
     out_channels = (32, 64, 128, 256)
     _stage_blocks = (1, 1, 2, 2)
 

@@ -11,22 +11,9 @@ converts uint8 to float and divides by 255, and the exported graph cannot be fed
 Output convention: every mask logit map (main, stages, aux) is returned at the INPUT resolution H x W (bilinear from
 its native stride), so losses, PMHM's uncertain-pixel set and gating all work on one pixel grid.
 
-Measured on this project's CPU machine (2 shared cores, so quiet-period figures; bursts from other users can
-triple them), 240x320 input, K=4 queries, eval mode, ``torch.set_num_threads(2)`` / onnxruntime 1.31 with 2
-intra-op threads, p50 of 40-80 runs after warm-up. Eager = ``encode_image`` + ``decode(with_stages=False)``;
-ONNX = the whole :class:`InferenceGraph` (opset 17, dynamic K, BN folded by onnxruntime).
-
-==================  ==========  ========  ===========================  ===================================
-image encoder       parameters  encoder   torch eager p50 (enc + dec)   onnxruntime p50, K = 1 / 4 / 8
-==================  ==========  ========  ===========================  ===================================
-efficientnet_lite0  3.216 M     2.959 M   26 ms (18.5 + 7.5)            5.1 / 6.8 / 9.0 ms
-resnet_small        2.957 M     2.701 M   14 ms (7 + 7)                 3.3 / 5.3 / 8.6 ms
-==================  ==========  ========  ===========================  ===================================
-
-Parameters include fusion (0.124 M) and decoder (0.134 M, of which each mask head 1.5 k). ``fusion="film+attn"``
-adds 0.050 M parameters and no measurable ONNX time (6.85 ms at K=4). Eager EfficientNet is slow largely in
-PyTorch's depthwise convolutions (profiled); onnxruntime, the deployment path, runs the whole model well under
-the 15 ms target.
+Deployment runs the exported graph on onnxruntime, which is several times faster than torch eager here (eager
+EfficientNet-Lite0 spends most of its time in PyTorch's depthwise convolutions). Sizes and latencies of both
+encoders: ``benchmarks/results/design_measurements.md`` and ``latency.md``.
 """
 
 from __future__ import annotations
@@ -75,11 +62,6 @@ class ActiveObjectSegmenter(nn.Module):
         self.register_buffer("pixel_mean", torch.tensor(image_encoder.pixel_mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(image_encoder.pixel_std).view(1, 3, 1, 1), persistent=False)
 
-    @property
-    def aux_head(self) -> nn.Module | None:
-        """PMHM's auxiliary head (None if not built), exposed so a learner can freeze / schedule it."""
-        return self.decoder.aux_head
-
     def encode_image(self, images: Tensor) -> list[Tensor]:
         """RGB 0..1 images [B, 3, H, W] -> encoder pyramid, fine to coarse (strides 4, 8, 16, 32)."""
         return self.image_encoder((images - self.pixel_mean) / self.pixel_std)
@@ -93,7 +75,7 @@ class ActiveObjectSegmenter(nn.Module):
             text_embeddings: [K, text_dim] prompt embeddings (from :class:`TextEncoder`).
             frame_index: [K] int64, the frame (0..B-1) each query belongs to; None means B == 1 and all queries
                 share that frame (features are then broadcast as views, no copy).
-            with_stages: compute ``stage_logits`` (PMHM training); False leaves them empty and saves ~1 ms.
+            with_stages: compute ``stage_logits`` (PMHM training); False (inference) leaves them empty.
         """
         if frame_index is None and features[0].shape[0] != 1:
             raise ValueError(f"frame_index is required when decoding {features[0].shape[0]} frames")

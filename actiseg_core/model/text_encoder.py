@@ -36,7 +36,7 @@ def sentence_embedding(transformer: nn.Module, input_ids: Tensor, attention_mask
 
 
 class TextEncoder:
-    """``encode(prompts) -> [K, 384]`` unit-norm embeddings; LRU cache with ``hits`` / ``misses`` counters."""
+    """``encode(prompts) -> [K, 384]`` unit-norm embeddings, with an LRU cache keyed by the normalised prompt."""
 
     def __init__(self, model_dir: Path | None = None, device: str | torch.device = "cpu",
                  max_cache_entries: int = 65536, batch_size: int = 64) -> None:
@@ -54,17 +54,14 @@ class TextEncoder:
         self.max_cache_entries = max_cache_entries
         self.batch_size = batch_size
         self._cache: OrderedDict[str, Tensor] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
 
     def __len__(self) -> int:
         """Number of cached prompt embeddings."""
         return len(self._cache)
 
     def clear_cache(self) -> None:
-        """Drop cached embeddings and reset the counters."""
+        """Drop cached embeddings."""
         self._cache.clear()
-        self.hits = self.misses = 0
 
     @torch.no_grad()
     def embed(self, texts: list[str]) -> Tensor:
@@ -76,21 +73,18 @@ class TextEncoder:
     def encode(self, prompts: list[str]) -> Tensor:
         """Embeddings [K, dim] of ``prompts`` in order; each normalised prompt is embedded at most once.
 
-        A prompt already cached, or repeated earlier in the same call, counts as a hit; the rest are misses and
-        are embedded together in batches.
+        Prompts neither cached nor repeated earlier in the same call are embedded together, in batches.
         """
         keys = [normalise_text(prompt) for prompt in prompts]
         found: dict[str, Tensor] = {}
         pending: dict[str, None] = {}  # ordered set of misses
         for key in keys:
             if key in found or key in pending:
-                self.hits += 1
-            elif key in self._cache:
-                self.hits += 1
+                continue
+            if key in self._cache:
                 self._cache.move_to_end(key)
                 found[key] = self._cache[key]
             else:
-                self.misses += 1
                 pending[key] = None
         missing = list(pending)
         for start in range(0, len(missing), self.batch_size):

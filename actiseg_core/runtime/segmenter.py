@@ -73,8 +73,8 @@ class Prediction:
 
 
 class Segmenter:
-    """A model behind one backend, run by its contract; build it with :meth:`load` (a model folder) or
-    :meth:`from_checkpoint` (an actiseg-train checkpoint, through the torch backend)."""
+    """A model behind one backend, run by its contract; build it with :meth:`load` (a model folder) or, for an
+    actiseg-train checkpoint through the torch backend, ``actiseg_core.export.in_memory.checkpoint_segmenter``."""
 
     def __init__(self, contract: Contract, backend: Backend, text: PromptEmbedder, preprocess: Path | bytes,
                  postprocess: Path | bytes, threads: int | None, model_dir: ModelDir | None = None,
@@ -117,22 +117,6 @@ class Segmenter:
                               folder.tokenizer_path.read_text(encoding="utf-8"), threads)
         return cls(folder.contract, runner, text, folder.preprocess_path, folder.postprocess_path, threads, folder,
                    pixel_threshold, positive_threshold)
-
-    @classmethod
-    def from_checkpoint(cls, checkpoint: Path | str, threads: int | None = None, device: str = "cpu",
-                        vocabulary: tuple[str, ...] | None = None) -> Segmenter:
-        """An actiseg-train checkpoint through the torch backend, with the pre/post graphs and text encoder an
-        export of it would get (needs torch and the training packages; the gate is unfitted)."""
-        from actiseg_core.export.contract_defaults import checkpoint_contract, deployment_tokenizer_json
-        from actiseg_core.export.processing_graphs import POSTPROCESS_FILE, PREPROCESS_FILE, processing_graphs
-        from actiseg_core.runtime.backends.torch_backend import TorchBackend
-
-        runner = TorchBackend.from_checkpoint(Path(checkpoint), device=device, threads=threads)
-        contract = checkpoint_contract(*runner.input_size, vocabulary)
-        graphs = processing_graphs(*runner.input_size)
-        text = PromptEmbedder(contract.text_encoder, contract.text_encoder.path(Path(checkpoint).parent),
-                              deployment_tokenizer_json(contract.text_encoder.max_length), threads)
-        return cls(contract, runner, text, graphs[PREPROCESS_FILE], graphs[POSTPROCESS_FILE], threads)
 
     @property
     def input_size(self) -> tuple[int, int]:

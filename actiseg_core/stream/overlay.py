@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from actiseg_core.data.preview import tint_labels
+from actiseg_core.palette import tint_labels
 
 GO_COLOUR = (40, 200, 60)
 NO_GO_COLOUR = (230, 40, 40)

@@ -8,9 +8,7 @@ texture) triple of val or test occurs in train, while each robot and each textur
 
 from __future__ import annotations
 
-from actiseg_core.data.layout import Sequence
 from actiseg_core.data.sim.catalog import ROBOTS, TABLE_TEXTURES
-from actiseg_core.data.stats import combination
 from actiseg_core.errors import ActiSegError
 
 SPLIT_CODES: dict[str, int] = {"train": 0, "val": 1, "test": 2}
@@ -37,8 +35,3 @@ def split_pairs(split: str) -> list[tuple[str, str]]:
     """The (robot, table texture) pairs a split samples from, in catalog order."""
     held_out = split_code(split) != SPLIT_CODES["train"]
     return [(r, t) for r in ROBOTS for t in TABLE_TEXTURES if is_held_out(r, t) == held_out]
-
-
-def combination_overlap(train: list[Sequence], other: list[Sequence]) -> set[tuple]:
-    """Combinations of ``other`` that also occur in ``train``; empty for an ActiSeg-Sim val or test split."""
-    return {combination(s) for s in train} & {combination(s) for s in other}

@@ -30,8 +30,8 @@ def create_session(model: Path | bytes, providers: list[str | tuple[str, dict[st
     ``threads`` sets intra-op threads (None: onnxruntime's default, one per core); inter-op stays 1 because the
     graphs are sequential chains. Worker threads do not spin-wait between runs: a prediction runs four sessions one
     after another (text, preprocess, segmenter, postprocess), each with its own pool, on cores shared with DDS and
-    the rest of the robot, and onnxruntime's default spinning made the pools steal each other's cores (measured
-    in one process, 2 threads, 240x320, K = 4: 44.7 ms p50 with spinning, 16.9 ms without).
+    the rest of the robot, and onnxruntime's default spinning makes the pools steal each other's cores
+    (``benchmarks/results/design_measurements.md``).
     """
     options = onnxruntime.SessionOptions()
     options.inter_op_num_threads = 1

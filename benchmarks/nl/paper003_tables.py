@@ -13,7 +13,7 @@ Source: the paper's reference text ``/work/shared/reference/003_4e4c376955fd6f61
 Every row is (p-mIoU, n-mIoU, p-cIoU, n-cIoU, gIoU, Acc) in percent, ``COLUMNS``' order (= ``METRIC_COLUMNS``).
 Method names are ours (``actiseg_core.learners``): FLac -> ``baseline``, Co-teaching -> ``coteaching``, SCE ->
 ``sce``, GCE -> ``gce``, APL -> ``apl``, ELR -> ``elr``, NPN -> ``npn``, PMHM -> ``pmhm``. Conditions are
-``training.benchmark``'s keys. Rows keep the paper's order; tables are re-ordered for display by the report.
+:mod:`benchmarks.nl.runner`'s keys. Rows keep the paper's order; tables are re-ordered for display by the report.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """ActiSeg-NL: our benchmark's tables beside paper 003's, and its five findings checked by rules on the data.
 
-    python benchmarks/actiseg_nl_report.py --results runs/actiseg_nl/results.json --out benchmarks/results
+    python -m benchmarks.nl.report --results runs/actiseg_nl/results.json --out benchmarks/results
 
-Reads the ``results.json`` that ``actiseg-benchmark`` (``training/benchmark.py``) writes and rebuilds its summary
-from the cells (``training.benchmark.aggregate``). For each of the paper's tables (I, II, III a-f, V) it puts our
+Reads the ``results.json`` that ``actiseg-benchmark`` (:mod:`benchmarks.nl.runner`) writes and rebuilds its summary
+from the cells (:func:`benchmarks.nl.runner.aggregate`). For each of the paper's tables (I, II, III a-f, V) it puts our
 table (mean ± std over seeds) next to the paper's (``paper003_tables``), with the noise severity of the labels our
 cells trained on. Each of the paper's five findings gets a verdict computed by a stated rule, from our numbers and,
 as a check of the rule, from the paper's: "reproduces", "does not reproduce", or "not run yet" when a cell the
@@ -29,19 +29,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import paper003_tables as paper  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
-from matplotlib.figure import Figure  # noqa: E402
-
-from actiseg_core.atomic import atomic_write_bytes, atomic_write_json  # noqa: E402
-from actiseg_core.cli_util import OneLineParser, run_command  # noqa: E402
-from actiseg_core.data.layout import read_json  # noqa: E402
-from actiseg_core.errors import DataError  # noqa: E402
-from actiseg_core.learners import learner_names  # noqa: E402
-from actiseg_core.metrics import HIGHER_IS_BETTER, METRIC_COLUMNS  # noqa: E402
-from training.benchmark import (  # noqa: E402
+from actiseg_core.atomic import atomic_write_bytes, atomic_write_json
+from actiseg_core.cli_util import OneLineParser, run_command
+from actiseg_core.data.layout import read_json
+from actiseg_core.errors import DataError
+from actiseg_core.learners import learner_names
+from actiseg_core.metrics import HIGHER_IS_BETTER, METRIC_COLUMNS
+from benchmarks.nl import paper003_tables as paper
+from benchmarks.nl.runner import (
     CONDITION_BY_KEY,
     CONDITIONS,
     MASK_ONLY_METHODS,
@@ -54,11 +51,11 @@ from training.benchmark import (  # noqa: E402
     png_bytes,
 )
 
-PROG = "actiseg_nl_report"
-HERE = Path(__file__).parent
-REPO = HERE.parent
-RESULTS = HERE / "results"
-ANALYSIS = HERE / "actiseg_nl_analysis.md"
+PROG = "benchmarks.nl.report"
+BENCHMARKS = Path(__file__).resolve().parents[1]
+REPO = BENCHMARKS.parent
+RESULTS = BENCHMARKS / "results"
+ANALYSIS = BENCHMARKS / "actiseg_nl_analysis.md"
 STEM = "actiseg_nl"
 REPRODUCES, NOT_REPRODUCED, NOT_RUN = "reproduces", "does not reproduce", "not run yet"
 MET, NOT_MET = "met", "not met"
@@ -509,7 +506,7 @@ def header_markdown(report: dict[str, Any], command: str) -> list[str]:
              "seeds where there are several (best value per column in bold in the per-condition tables).",
              f"- Seeds per condition: {seed_text}.",
              f"- Commits: {commits}.",
-             f"- Paper numbers: `benchmarks/paper003_tables.py` (transcribed from {paper.REFERENCE})."]
+             f"- Paper numbers: `benchmarks/nl/paper003_tables.py` (transcribed from {paper.REFERENCE})."]
     if report["duplicates"]:
         lines.append(f"- Warning: several cells for {', '.join(report['duplicates'])}; they are averaged.")
     return lines + [""]
@@ -612,7 +609,7 @@ def write_report(results: Path, out: Path, analysis: Path) -> dict[str, Any]:
     """Write actiseg_nl.{md,json} and actiseg_nl_findings.png to ``out``; returns the report."""
     report, cells = build_report(results)
     text = analysis.read_text(encoding="utf-8") if analysis.is_file() else None
-    command = f"python benchmarks/actiseg_nl_report.py --results {shown(results)} --out {shown(out)}"
+    command = f"python -m {PROG} --results {shown(results)} --out {shown(out)}"
     atomic_write_bytes(out / f"{STEM}.md", report_markdown(report, cells, text, command).encode("utf-8"))
     atomic_write_json(out / f"{STEM}.json", report)
     atomic_write_bytes(out / f"{STEM}_findings.png", findings_plot(report["summary"]))

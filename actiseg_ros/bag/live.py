@@ -19,12 +19,24 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, Image
 
 from actiseg_core.errors import ActiSegError
+from actiseg_core.evaluation import Answer
 from actiseg_core.stream import RawImage, decode_labels
+from actiseg_ros.bag.format import (
+    ANSWER_TOPIC,
+    CLOCK_TOPIC,
+    COMPRESSED_TOPIC,
+    NARRATION_TOPIC,
+    RAW_TOPIC,
+    BagFrame,
+    stamp_ns,
+)
 from actiseg_ros.msg import ActionNarration, ActiveObjects
-from training.bag_tools import COMPRESSED_TOPIC, NARRATION_TOPIC, RAW_TOPIC, Answer, BagFrame
 
 NODE_WAIT_S = 20.0  # how long to wait for the node to subscribe before giving up
 SETTLE_S = 2.0  # how long to wait for answers after the last frame
+#: how long to wait after both sides are matched before the first frame: our writers see the node's readers before
+#: the node's readers have matched our writers, and a best-effort image reader drops what arrives before that
+MATCH_SETTLE_S = 1.0
 
 
 def replay_live(frames: list[BagFrame], rate: float = 1.0, progress: bool = True) -> dict[int, Answer]:
@@ -43,34 +55,36 @@ def _play(node: Node, frames: list[BagFrame], rate: float, progress: bool) -> di
     image_pub = node.create_publisher(CompressedImage if compressed else Image,
                                       COMPRESSED_TOPIC if compressed else RAW_TOPIC, QoSProfile(depth=5))
     narration_pub = node.create_publisher(ActionNarration, NARRATION_TOPIC, QoSProfile(depth=10))
-    clock_pub = node.create_publisher(Clock, "/clock", QoSProfile(depth=10))
+    clock_pub = node.create_publisher(Clock, CLOCK_TOPIC, QoSProfile(depth=10))
     answers: dict[int, Answer] = {}
     sent_at: dict[int, float] = {}
     lock = threading.Lock()
 
     def on_answer(message: ActiveObjects) -> None:
-        stamp = message.header.stamp.sec * 10**9 + message.header.stamp.nanosec
+        stamp = stamp_ns(message.header)
         mask = message.mask
         labels = decode_labels(RawImage.from_message(mask)).copy() if mask.height and mask.width else None
         with lock:
             latency = 1000 * (time.monotonic() - sent_at[stamp]) if stamp in sent_at else float("nan")
-            answers[stamp] = Answer(message.gate.go, list(message.gate.reasons), labels, latency)
+            answers[stamp] = Answer(label_map=labels, go=bool(message.gate.go), reasons=tuple(message.gate.reasons),
+                                    latency_ms=latency)
 
-    answer_sub = node.create_subscription(ActiveObjects, "/active_objects", on_answer, QoSProfile(depth=50))
+    answer_sub = node.create_subscription(ActiveObjects, ANSWER_TOPIC, on_answer, QoSProfile(depth=50))
     executor = rclpy.executors.SingleThreadedExecutor()
     executor.add_node(node)
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     deadline = time.monotonic() + NODE_WAIT_S
     # both directions must be matched: an answer published before our subscription matches the node's publisher is
-    # lost (seen as 29/30 frames answered on the demo's first frame)
+    # lost
     while (image_pub.get_subscription_count() == 0 or narration_pub.get_subscription_count() == 0
            or answer_sub.get_publisher_count() == 0):
         if time.monotonic() > deadline:
-            raise ActiSegError(f"no node matched {image_pub.topic_name}, {NARRATION_TOPIC} and /active_objects within "
+            raise ActiSegError(f"no node matched {image_pub.topic_name}, {NARRATION_TOPIC} and {ANSWER_TOPIC} within "
                                f"{NODE_WAIT_S:.0f} s: start it first (python -m actiseg_ros.node --ros-args "
                                f"-p use_sim_time:=true ...)")
         time.sleep(0.1)
+    time.sleep(MATCH_SETTLE_S)
     start_wall = time.monotonic()
     start_stamp = frames[0].stamp_ns if frames else 0
     for index, frame in enumerate(frames):

@@ -1,13 +1,13 @@
-"""``python -m training.benchmark``: the ActiSeg-NL protocol (DESIGN §7; paper 003 Tables I-III and V).
+"""``actiseg-benchmark``: the ActiSeg-NL protocol runner (DESIGN §7; paper 003 Tables I-III and V).
 
-    python -m training.benchmark --data data/actiseg_sim --out runs/actiseg_nl --protocol mini --seeds 0
-    python -m training.benchmark --data data/actiseg_sim --out runs/actiseg_nl --protocol full --seeds 0 1 \\
+    actiseg-benchmark --data data/actiseg_sim --out runs/actiseg_nl --protocol mini --seeds 0
+    actiseg-benchmark --data data/actiseg_sim --out runs/actiseg_nl --protocol full --seeds 0 1 \\
         --methods baseline pmhm --conditions mask21 name60+mask21
 
 A cell is (condition, method, seed): the condition's noisy view of the ``train`` split (Alg. 1 names, Alg. 2
 masks; :func:`actiseg_core.noise.view.make_noisy_view`, noise seed ``--noise-seed`` for every method and seed, so
 methods are compared on the same labels), trained by :func:`training.train.train` exactly as ``actiseg-train``
-would, then its last checkpoint scored on the CLEAN ``val`` split by :func:`training.evaluate.evaluate`. No
+would, then its last checkpoint scored on the CLEAN ``val`` split by :func:`actiseg_core.evaluation.cli.evaluate`. No
 validation runs during training, so no model is selected on the split that is reported.
 
 Conditions: clean; Name-20/40/60 (clean masks); Mask-9/15/21 (clean names); Name-60 + Mask-21. Methods: every
@@ -49,16 +49,16 @@ from tqdm import tqdm
 from actiseg_core.cli_util import OneLineParser, non_negative_int, positive_int, run_command, seed_int
 from actiseg_core.data.layout import atomic_write_bytes, atomic_write_json, read_json
 from actiseg_core.errors import ActiSegError
+from actiseg_core.evaluation.cli import evaluate
 from actiseg_core.learners import check_learner_args, learner_names, learner_type
 from actiseg_core.metrics import HIGHER_IS_BETTER, METRIC_COLUMNS
 from actiseg_core.model.config import IMAGE_ENCODERS
 from actiseg_core.noise.view import MANIFEST, make_noisy_view
 from training.data import load_split, split_hash
-from training.evaluate import evaluate
 from training.train import OPERATIONAL_OPTIONS, TrainConfig, input_size, learner_arg, train
 
 PROG = "actiseg-benchmark"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TRAIN_SPLIT, VAL_SPLIT = "train", "val"
 RESULT = "result.json"
 MASK_ONLY_METHODS = frozenset({"pmhm"})  # paper 003 evaluates PMHM under mask and mixed noise only
@@ -119,11 +119,12 @@ class Protocol:
 
 
 #: ``full`` is the shipped default model's recipe (scripts/train_default.sh: 1800 steps of 8 frames, ~9.6 epochs
-#: of ActiSeg-Sim train, close to the paper's 6-10 epochs; ~50 min a cell on 2 CPU cores). ``mini`` fits a cell
-#: into ~2 min on 2 cores: 200 steps (1.1 epochs) at a quarter of the pixels, with a 4x peak learning rate so the
-#: positive head is learnt at all in that time (at 5e-4 and 150 steps it never is: every object is dropped). It is
-#: a short-training regime, where networks still fit mostly the clean labels (the early-learning phase), so noise
-#: effects are smaller there than in ``full``, and absolute numbers are far below the default model's.
+#: of ActiSeg-Sim train, close to the paper's 6-10 epochs). ``mini`` is sized for a 2-core CPU: 200 steps (1.1
+#: epochs) at a quarter of the pixels, with a 4x peak learning rate so that the positive head is learnt at all in
+#: that time (at the default rate no object passes the positive threshold so early). It is a short-training regime,
+#: where networks still fit mostly the clean labels (the early-learning phase), so noise effects are smaller there
+#: than in ``full``, and absolute numbers are far below the default model's. Cell times:
+#: benchmarks/results/design_measurements.md.
 PROTOCOLS = {"full": Protocol(steps=1800), "mini": Protocol(steps=200, input_size=(128, 224), lr=2e-3)}
 
 
