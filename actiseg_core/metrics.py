@@ -260,9 +260,9 @@ class ActionVOSMetrics:
 def predicted_label_map(
     probabilities: np.ndarray,
     object_indices: Sequence[int],
-    positive_scores: np.ndarray | None = None,
-    threshold: float = 0.5,
-    positive_threshold: float = 0.75,
+    positive_scores: np.ndarray | None,
+    threshold: float,
+    positive_threshold: float,
 ) -> np.ndarray:
     """Turn per-object foreground probabilities into the predicted palette label map that ``update`` scores.
 

@@ -332,7 +332,7 @@ PROBS = np.array(
 
 
 def test_label_map_argmax_and_threshold() -> None:
-    labels = predicted_label_map(PROBS, [3, 5])
+    labels = predicted_label_map(PROBS, [3, 5], None, 0.5, 0.75)
     assert labels.dtype == np.uint8
     # (0,0) 3 wins; (0,1) 5 wins; (0,2) both < 0.5 -> background; (1,0) exactly 0.5 counts (ActionVOS keeps >= 0.5);
     # (1,1) tie -> the first object; (1,2) 5 wins.
@@ -340,23 +340,23 @@ def test_label_map_argmax_and_threshold() -> None:
 
 
 def test_label_map_custom_threshold() -> None:
-    labels = predicted_label_map(PROBS, [3, 5], threshold=0.85)
+    labels = predicted_label_map(PROBS, [3, 5], None, 0.85, 0.75)
     np.testing.assert_array_equal(labels, [[3, 0, 0], [0, 0, 5]])
 
 
 def test_label_map_positive_suppression() -> None:
     # Object 3 is judged inactive (0.7 < 0.75): its whole mask goes, and object 5 takes over where it reaches 0.5.
-    labels = predicted_label_map(PROBS, [3, 5], positive_scores=np.array([0.7, 0.9]))
+    labels = predicted_label_map(PROBS, [3, 5], np.array([0.7, 0.9]), 0.5, 0.75)
     np.testing.assert_array_equal(labels, [[5, 5, 0], [0, 5, 5]])
     # A score of exactly positive_threshold keeps the object.
-    labels = predicted_label_map(PROBS, [3, 5], positive_scores=np.array([0.75, 0.2]))
+    labels = predicted_label_map(PROBS, [3, 5], np.array([0.75, 0.2]), 0.5, 0.75)
     np.testing.assert_array_equal(labels, [[3, 3, 0], [3, 3, 0]])
-    labels = predicted_label_map(PROBS, [3, 5], positive_scores=np.array([0.9, 0.9]), positive_threshold=0.95)
+    labels = predicted_label_map(PROBS, [3, 5], np.array([0.9, 0.9]), 0.5, 0.95)
     np.testing.assert_array_equal(labels, np.zeros((2, 3)))
 
 
 def test_label_map_without_objects_is_background() -> None:
-    labels = predicted_label_map(np.zeros((0, 2, 3), np.float32), [])
+    labels = predicted_label_map(np.zeros((0, 2, 3), np.float32), [], None, 0.5, 0.75)
     assert labels.shape == (2, 3)
     assert labels.dtype == np.uint8
     assert not labels.any()
@@ -365,7 +365,7 @@ def test_label_map_without_objects_is_background() -> None:
 def test_label_map_feeds_the_metrics() -> None:
     gt = np.array([[3, 5, 0], [3, 5, 5]], dtype=np.uint8)
     metrics = ActionVOSMetrics()
-    metrics.update(gt, predicted_label_map(PROBS, [3, 5]), {3: True, 5: True})
+    metrics.update(gt, predicted_label_map(PROBS, [3, 5], None, 0.5, 0.75), {3: True, 5: True})
     # object 3: g {(0,0),(1,0)}, p {(0,0),(1,0),(1,1)} -> I 2, U 3; object 5: g {(0,1),(1,1),(1,2)}, p {(0,1),(1,2)}
     # -> I 2, U 3.
     assert [(r.intersection, r.union) for r in metrics.records] == [(2, 3), (2, 3)]
@@ -385,4 +385,4 @@ def test_label_map_feeds_the_metrics() -> None:
 )
 def test_label_map_rejects_bad_input(probs: np.ndarray, indices: list, scores: np.ndarray | None, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        predicted_label_map(probs, indices, scores)
+        predicted_label_map(probs, indices, scores, 0.5, 0.75)
