@@ -246,6 +246,8 @@ class SegmenterNode(Node):
         values = {"frames_received": slot.received, "frames_dropped": slot.dropped, "backlog": slot.pending,
                   "frames_processed": processor.frames, "frames_go": processor.go_frames,
                   "last_inference_ms": round(self.last_inference_ms, 2), "faults_total": faults,
+                  "prompt_cache_hits": processor.segmenter.text.hits,
+                  "prompt_cache_misses": processor.segmenter.text.misses,
                   **{f"fault.{reason}": count for reason, count in sorted(processor.faults.items())},
                   **{f"no_go.{reason}": count for reason, count in sorted(processor.verdicts.items())}}
         status = DiagnosticStatus(level=level, name=f"{self.get_name()}: segmentation", hardware_id="actiseg",

@@ -3,7 +3,7 @@
     python -m actiseg_ros.probe publish --rate 30 --size 480x640 --duration 180 --narration "take cup" \
         --names "cup,robot hand"
     python -m actiseg_ros.probe listen --duration 185 --out answers.json
-    python -m actiseg_ros.probe faults            # the bad-input script of issue 5 (see FAULTS)
+    python -m actiseg_ros.probe faults            # the bad-input script (see FAULTS)
 
 ``publish`` stamps every image with the wall clock at publication, so ``listen`` (same machine, same clock) measures
 end-to-end latency as receive time minus header stamp, and checks that every answer's header is a published
@@ -96,7 +96,7 @@ def publish(args: argparse.Namespace) -> None:
 
 
 def faults(args: argparse.Namespace) -> None:
-    """Every bad input of issue 5's acceptance, in order, each followed by a pause; then a good frame."""
+    """Every bad input the node must survive, in order, each followed by a pause; then a good frame."""
     probe = Probe("actiseg_probe_faults", reliable_images=True)
     probe.wait_for_node()
     good = pattern_image(48, 64, 0)
@@ -170,8 +170,8 @@ def listen(args: argparse.Namespace) -> None:
     node.create_subscription(ActiveObjects, "active_objects", on_answer, QoSProfile(depth=100))
     node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, QoSProfile(depth=10))
     # Callers start the next process after this line: DDS participants of several processes started within the
-    # same few milliseconds sometimes left one of them unmatched for good (Fast DDS with LARGE_DATA transports,
-    # seen here in about one start in five); one at a time avoids it.
+    # same few milliseconds sometimes leave one of them unmatched for good (Fast DDS with LARGE_DATA transports);
+    # one at a time avoids it.
     print("listening", flush=True)
     deadline = time.monotonic() + args.duration
     while time.monotonic() < deadline:

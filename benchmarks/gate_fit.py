@@ -38,15 +38,14 @@ import numpy as np  # noqa: E402
 from provenance import machine  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
 
 from actiseg_core.contract import write_gate  # noqa: E402
+from actiseg_core.data.split_info import load_split, split_hash  # noqa: E402
 from actiseg_core.evaluation import (  # noqa: E402
     FrameScore,
     GateFigures,
     Rate,
     failing,
     failure_definition,
-    load_split,
     score_split,
-    split_hash,
 )
 from actiseg_core.gating import GateConfig, failed_checks  # noqa: E402
 from actiseg_core.runtime import Segmenter  # noqa: E402

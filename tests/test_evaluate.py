@@ -69,6 +69,7 @@ def test_evaluate_writes_metrics_for_the_model_and_the_references(evaluated: Pat
     assert report["thresholds"] == {"pixel": 0.5, "positive": 0.75} and report["frames"] == 4
     assert report["model_info"]["kind"].startswith("torch checkpoint") and report["data_hash"]
     assert report["model_info"]["checkpoint_sha256"] == hashlib.sha256(trained.read_bytes()).hexdigest()
+    assert report["model_info"]["step"] == 6 and report["model_info"]["learner"] == "baseline"
     for result in report["results"].values():
         assert list(result)[:6] == list(METRIC_COLUMNS) and result["entries"] == 16  # 4 frames x 4 objects
     empty, hands = report["results"]["empty"], report["results"]["gripper-only"]

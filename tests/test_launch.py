@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_ros_node import _domains
+from ros_support import DOMAINS
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = REPO / ".venv"
@@ -233,7 +233,7 @@ def launches() -> Iterator[list[Launch]]:
 
 
 def _env(workspace: Workspace, **extra: str) -> dict[str, str]:
-    return {**workspace.env, "ROS_DOMAIN_ID": str(next(_domains)), "OMP_NUM_THREADS": "1", **extra}
+    return {**workspace.env, "ROS_DOMAIN_ID": str(next(DOMAINS)), "OMP_NUM_THREADS": "1", **extra}
 
 
 def _process_environment(pid: int) -> dict[str, str]:

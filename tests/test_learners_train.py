@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import torch
 
+from actiseg_core.data.split_info import load_split
 from actiseg_core.errors import ActiSegError
 from training import train as train_module
-from training.data import PromptTable, load_split, split_prompts, strong_photometric
+from training.data import PromptTable, split_prompts, strong_photometric
 from training.distributed import DistInfo
 from training.train import StopRequest, TrainConfig, main, setup_run
 

@@ -8,17 +8,16 @@ start is a real ``actiseg_ros.node`` process (no DDS peer needed: the start-up l
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from ros_support import REPO, fresh_domain, ros_environment
 
 from actiseg_core.contract import read_contract
 
-REPO = Path(__file__).resolve().parents[1]
 YAML = REPO / "config" / "segment.yaml"
 DEFAULT_MODEL = REPO / "models" / "default_int8"
 CONTRACT_PARAMETERS = ("pixel_threshold", "positive_threshold", "vocabulary")
@@ -26,12 +25,7 @@ CONTRACT_PARAMETERS = ("pixel_threshold", "positive_threshold", "vocabulary")
 
 @pytest.fixture(scope="module")
 def ros_env() -> dict[str, str]:
-    if not (REPO / "install" / "actiseg_ros").is_dir():
-        pytest.skip("no colcon build (install/actiseg_ros): run scripts/setup_env.sh, which builds the messages")
-    done = subprocess.run(["bash", "-c", "source scripts/ros_env.sh && env -0"], cwd=REPO, capture_output=True,
-                          check=True)
-    env = dict(item.split("=", 1) for item in done.stdout.decode().split("\0") if "=" in item)
-    return {**env, "ROS_DOMAIN_ID": str(os.getpid() % 40 + 80), "OMP_NUM_THREADS": "1"}
+    return fresh_domain(ros_environment())
 
 
 def _yaml_parameters() -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""The ROS 2 node over real DDS (issue 5 acceptance): the node, a publisher and a listener are separate processes.
+"""The ROS 2 node over real DDS: the node, a publisher and a listener are separate processes.
 
 Uses the colcon build that scripts/setup_env.sh makes (messages + installed packages) and the session's tiny
 exported model; each test runs on its own ROS_DOMAIN_ID so nothing else on the machine is heard.
@@ -6,9 +6,7 @@ exported model; each test runs on its own ROS_DOMAIN_ID so nothing else on the m
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
 import subprocess
 import sys
 import time
@@ -16,26 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from ros_support import REPO, fresh_domain, ros_environment
 
 from actiseg_ros.bag.record import write_bag
-
-REPO = Path(__file__).resolve().parents[1]
-# Domain ids 30..79: above 101 Fast DDS's ports fall into Linux's ephemeral range (32768+) and discovery fails now
-# and then (seen here: one run in five heard nothing, then hung in shutdown).
-_domains = itertools.count(os.getpid() % 40 + 30)
 
 
 @pytest.fixture(scope="module")
 def ros_env() -> dict[str, str]:
-    if not (REPO / "install" / "actiseg_ros").is_dir():
-        pytest.skip("no colcon build (install/actiseg_ros): run scripts/setup_env.sh, which builds the messages")
-    done = subprocess.run(["bash", "-c", "source scripts/ros_env.sh && env -0"], cwd=REPO, capture_output=True,
-                          check=True)
-    return dict(item.split("=", 1) for item in done.stdout.decode().split("\0") if "=" in item)
-
-
-def _env(ros_env: dict[str, str]) -> dict[str, str]:
-    return {**ros_env, "ROS_DOMAIN_ID": str(next(_domains)), "OMP_NUM_THREADS": "1"}
+    return ros_environment()
 
 
 def _node(env: dict[str, str], model_dir: Path, *params: str, remaps: tuple[str, ...] = ()) -> subprocess.Popen:
@@ -83,7 +69,7 @@ def _session(ros_env: dict[str, str], model_dir: Path, node_params: list[str], c
     is repeated once on a new domain. The clients are test probes; every check on the node is made on the run kept.
     """
     for attempt in (1, 2):
-        env = _env(ros_env)
+        env = fresh_domain(ros_env)
         node = _node(env, model_dir, *node_params)
         answers_file = out / f"answers_{attempt}.json"
         try:
@@ -135,6 +121,9 @@ def test_masks_gate_and_headers_over_dds(ros_env, tiny_export, tmp_path) -> None
     diagnostics = [d for d in recorded["diagnostics"] if "frames_received" in d]
     assert diagnostics and int(diagnostics[-1]["frames_processed"]) >= len(answers)
     assert max(int(d["backlog"]) for d in diagnostics) <= 1
+    # one narration, three names: three prompts embedded once, then served from the cache frame after frame
+    assert int(diagnostics[-1]["prompt_cache_misses"]) == 3
+    assert int(diagnostics[-1]["prompt_cache_hits"]) >= 3
 
 
 def test_bad_inputs_never_kill_the_node_and_are_counted(ros_env, tiny_export, tmp_path) -> None:
@@ -167,13 +156,13 @@ def test_bad_inputs_never_kill_the_node_and_are_counted(ros_env, tiny_export, tm
     ("backend:=tensorflow", "unknown backend"),
 ])
 def test_bad_configuration_is_one_line_and_exit_1(ros_env, tiny_export, param, message) -> None:
-    node = _node(_env(ros_env), tiny_export.out_dir, param)
+    node = _node(fresh_domain(ros_env), tiny_export.out_dir, param)
     output = node.communicate(timeout=60)[0]
     assert node.returncode == 1 and message in output and "Traceback" not in output, output
 
 
 def test_missing_model_is_one_line_and_exit_1(ros_env, tmp_path) -> None:
-    node = _node(_env(ros_env), tmp_path / "nothing")
+    node = _node(fresh_domain(ros_env), tmp_path / "nothing")
     started = time.monotonic()
     output = node.communicate(timeout=60)[0]
     assert node.returncode == 1 and "model folder not found" in output and "Traceback" not in output
@@ -187,7 +176,7 @@ def test_a_bag_replayed_live_is_answered_frame_for_frame(ros_env, tiny_export, t
     bag = tmp_path / "episode.bag"
     write_bag(Path(__file__).parent / "fixtures" / "visor_mini", "val", bag, fps=2.0, progress=False)
     for attempt in range(2):  # one retry for Fast DDS discovery, as the sessions above
-        env = _env(ros_env)
+        env = fresh_domain(ros_env)
         node = _node(env, tiny_export.out_dir, "use_sim_time:=true", "image_transport:=compressed",
                      remaps=("image/compressed:=/camera/image_raw/compressed", "narration:=/narration"))
         out = tmp_path / f"replay_{attempt}"

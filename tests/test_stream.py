@@ -1,4 +1,4 @@
-"""actiseg_core.stream (issue 5, the node's logic without ROS): image codecs, latest-frame slot, stream processor,
+"""actiseg_core.stream (the node's logic without ROS): image codecs, latest-frame slot, stream processor,
 overlay. The processor runs the session's tiny exported model for real."""
 
 from __future__ import annotations

@@ -12,18 +12,10 @@ import torch
 
 from actiseg_core.data.layout import ObjectInfo
 from actiseg_core.data.loader import ActionVOSDataset
+from actiseg_core.data.split_info import hand_class_ids, load_split, split_hash
 from actiseg_core.errors import DataError
 from training import data as training_data
-from training.data import (
-    FrameDataset,
-    PromptTable,
-    action_weights,
-    collate,
-    hand_class_ids,
-    load_split,
-    split_hash,
-    split_prompts,
-)
+from training.data import FrameDataset, PromptTable, action_weights, collate, split_prompts
 
 FIXTURE = Path(__file__).parent / "fixtures" / "visor_mini"
 SIZE = (48, 80)
@@ -54,13 +46,13 @@ def test_action_weights_follow_the_weights_sparse_rule() -> None:
 
 def test_hands_are_visor_hand_classes_or_the_gripper_class(tmp_path: Path) -> None:
     visor = ActionVOSDataset(FIXTURE, "val")
-    assert hand_class_ids(FIXTURE, visor) == frozenset(range(300, 305))  # class id 1 is no hand in VISOR
+    assert hand_class_ids(visor) == frozenset(range(300, 305))  # class id 1 is no hand in VISOR
     root = tmp_path / "sim"
     shutil.copytree(FIXTURE, root)
     classes = {"classes": [{"class_id": 1, "class": "gripper", "names": ["gripper", "robot hand"]},
                            {"class_id": 21, "class": "container", "names": ["food container"]}]}
     (root / "ImageSets" / "classes.json").write_text(json.dumps(classes))
-    assert 1 in hand_class_ids(root, ActionVOSDataset(root, "val"))
+    assert 1 in hand_class_ids(ActionVOSDataset(root, "val"))
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +60,7 @@ def frames() -> FrameDataset:
     source = load_split(FIXTURE, "val")
     prompts = split_prompts(source)
     table = PromptTable(list(dict.fromkeys(prompts)), torch.randn(len(set(prompts)), 384))
-    return FrameDataset(source, SIZE, table, hand_class_ids(FIXTURE, source))
+    return FrameDataset(source, SIZE, table, hand_class_ids(source))
 
 
 def test_frame_item_targets_weights_and_query_ids(frames: FrameDataset) -> None:

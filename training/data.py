@@ -19,7 +19,6 @@ Learners that need a second, "strong" view of each frame (NPN's weak -> strong c
 from __future__ import annotations
 
 import functools
-import hashlib
 import io
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,32 +30,16 @@ from PIL import Image
 from torch import Tensor
 from tqdm import tqdm
 
-from actiseg_core.data.classes import class_map_path, load_class_map
-from actiseg_core.data.layout import ObjectInfo, atomic_write_bytes, image_set_path
+from actiseg_core.data.layout import ObjectInfo, atomic_write_bytes
 from actiseg_core.data.loader import ActionVOSDataset, FrameRef
-from actiseg_core.errors import DataError
 from actiseg_core.learners.base import QueryBatch
 from actiseg_core.model import TextEncoder, build_text_encoder
 from actiseg_core.prompts import build_prompt
 
-#: VISOR's hand classes (left/right hand, left/right glove, ...): EPIC-KITCHENS noun classes 300-304.
-VISOR_HAND_CLASS_IDS = frozenset(range(300, 305))
-#: The class label of ActiSeg-Sim's gripper (``actiseg_core/data/sim/catalog.py`` GRIPPER), the robot's "hand".
-GRIPPER_LABEL = "gripper"
 #: ActionVOS raises weights 3 and 4 to 5 "by statistic of the training set" (RF_ActionVOS/actionvos.py).
 RAISED_WEIGHT = 5
 TEXT_ENCODER_NAME = "all-MiniLM-L6-v2"
 _STRONG_VIEW_STREAM = 1  # seeds the strong view's draws apart from the flip's, for the same (seed, epoch, frame)
-
-
-def hand_class_ids(root: Path, dataset: ActionVOSDataset) -> frozenset[int]:
-    """Class ids playing the hand's role: VISOR hands/gloves plus any class labelled "gripper" in the class map.
-
-    The class map (ActiSeg-Sim's ``classes.json``, else derived from the names) decides, not a bare class id,
-    because id 1 is the gripper in ActiSeg-Sim but an ordinary object in EPIC-KITCHENS.
-    """
-    classes = load_class_map(root, dataset.sequences)
-    return VISOR_HAND_CLASS_IDS | {c.class_id for c in classes.values() if c.label == GRIPPER_LABEL}
 
 
 def action_weights(labels: np.ndarray, objects: dict[int, ObjectInfo], hand_ids: frozenset[int]) -> np.ndarray:
@@ -121,29 +104,6 @@ def strong_photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarra
     pixels = grey[..., None] + saturation * (pixels - grey[..., None])
     pixels = pixels + rng.normal(0.0, rng.uniform(0.0, 0.05), pixels.shape).astype(np.float32)
     return (np.clip(pixels, 0.0, 1.0) * 255.0).round().astype(np.uint8)
-
-
-def load_split(root: Path, split: str) -> ActionVOSDataset:
-    """The split's frames and queries; a split without frames is an error here rather than an empty epoch later."""
-    dataset = ActionVOSDataset(root, split)
-    if not dataset.frames:
-        raise DataError(f"{image_set_path(dataset.root, split)}: split {split!r} has no frames")
-    return dataset
-
-
-def split_hash(dataset: ActionVOSDataset) -> str:
-    """Short fingerprint of a split: its ImageSets JSON, the class map if any, and every frame / mask file size.
-
-    Recorded in checkpoints and logs so a run (or a benchmark cell) says exactly which data it saw; sizes instead
-    of contents keep it fast on thousands of frames while still catching a re-render or a different noisy view.
-    """
-    digest = hashlib.sha256(image_set_path(dataset.root, dataset.split).read_bytes())
-    if class_map_path(dataset.root).is_file():
-        digest.update(class_map_path(dataset.root).read_bytes())
-    for ref in dataset.frames:
-        for path in (ref.image_path, ref.annotation_path):
-            digest.update(f"{path.relative_to(dataset.root)}:{path.stat().st_size}\n".encode())
-    return digest.hexdigest()[:16]
 
 
 @functools.cache

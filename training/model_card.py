@@ -48,8 +48,8 @@ def metric_rows(results: dict[str, dict[str, float | None]]) -> str:
     return "\n".join(lines)
 
 
-#: Why the default keeps the ActionVOS loss (issue 6: retrain with the best noisy-label recipe only if it also helps
-#: on clean labels, which the default is trained on).
+#: Why the default keeps the ActionVOS loss (retrain with the best noisy-label recipe only if it also helps on clean
+#: labels, which the default is trained on).
 RECIPE_NOTE = """
 Not retrained with the combined noisy-label recipe (`pmhm_select`) or its ablation without PMHM (`query_select`):
 both win under mixed text + mask noise but score below the baseline on clean labels in the ActiSeg-NL benchmark

@@ -48,6 +48,7 @@ from actiseg_core.cli_util import (
 )
 from actiseg_core.data.layout import atomic_write_bytes, atomic_write_json
 from actiseg_core.data.loader import ActionVOSDataset
+from actiseg_core.data.split_info import hand_class_ids, load_split, split_hash
 from actiseg_core.errors import ActiSegError
 from actiseg_core.learners import Learner, LearnerContext, QueryBatch, StepInfo, get_learner, learner_names
 from actiseg_core.learners.registry import learner_type
@@ -58,7 +59,7 @@ from actiseg_core.model.config import IMAGE_ENCODERS
 from actiseg_core.prompts import normalise_text
 from training import distributed
 from training.checkpoint import capture_rng, restore_rng, save_checkpoint
-from training.data import FrameDataset, PromptTable, collate, hand_class_ids, load_split, split_hash, split_prompts
+from training.data import FrameDataset, PromptTable, collate, split_prompts
 from training.distributed import DistInfo
 from training.inference import TorchPredictor, evaluate_split
 
@@ -365,10 +366,10 @@ def setup_run(cfg: TrainConfig, info: DistInfo) -> Run:
     prompts = PromptTable.build(all_prompts, cfg.out / "prompts.pt")
     if info.is_main:
         distributed.barrier(info)
-    train_frames = FrameDataset(train_source, cfg.input_size, prompts, hand_class_ids(cfg.data, train_source),
+    train_frames = FrameDataset(train_source, cfg.input_size, prompts, hand_class_ids(train_source),
                                 hflip=cfg.hflip, seed=cfg.seed, strong_view=kind.uses_strong_view)
     val_frames = None if val_source is None else train_frames if val_source is train_source else FrameDataset(
-        val_source, cfg.input_size, prompts, hand_class_ids(val_root, val_source))
+        val_source, cfg.input_size, prompts, hand_class_ids(val_source))
     sampler = DistributedSampler(train_frames, num_replicas=info.world_size, rank=info.rank, shuffle=True,
                                  seed=cfg.seed, drop_last=True)
 

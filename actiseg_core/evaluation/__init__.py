@@ -21,11 +21,11 @@ from actiseg_core.evaluation.frames import (
     score_frame,
 )
 from actiseg_core.evaluation.scorer import MODEL, REFERENCES, Scorer
-from actiseg_core.evaluation.split import hand_class_ids, load_split, score_split, split_hash, split_stream
+from actiseg_core.evaluation.split import score_split, split_stream
 from actiseg_core.evaluation.stream import StreamItem, answer_stream, score_stream
 
 __all__ = [
     "FAILURE_P_IOU", "MODEL", "REFERENCES", "Answer", "FrameScore", "FrameTruth", "GateFigures", "Rate", "Scorer",
-    "StreamItem", "answer_stream", "failing", "failure_definition", "frame_p_iou", "hand_class_ids", "load_split",
-    "palette_labels", "score_frame", "score_split", "score_stream", "split_hash", "split_stream",
+    "StreamItem", "answer_stream", "failing", "failure_definition", "frame_p_iou", "palette_labels", "score_frame",
+    "score_split", "score_stream", "split_stream",
 ]

@@ -33,11 +33,12 @@ from PIL import Image
 from actiseg_core.atomic import atomic_write_json
 from actiseg_core.cli_util import OneLineParser, non_negative_int, run_command
 from actiseg_core.data.layout import annotation_path, write_label_png
+from actiseg_core.data.split_info import load_split, split_hash
 from actiseg_core.errors import ActiSegError
 from actiseg_core.evaluation.frames import Answer, FrameScore
 from actiseg_core.evaluation.outputs import format_table, overlay_row, result_json, stack_rows, write_objects_csv
 from actiseg_core.evaluation.scorer import MODEL
-from actiseg_core.evaluation.split import load_split, score_split, split_hash
+from actiseg_core.evaluation.split import score_split
 from actiseg_core.evaluation.stream import StreamItem
 from actiseg_core.runtime import BACKENDS, Segmenter
 from actiseg_core.runtime.model_dir import file_sha256
@@ -67,7 +68,8 @@ def model_info(segmenter: Segmenter, path: Path) -> dict[str, Any]:
         source = segmenter.model_dir.metadata.get("source", {})
         return {"kind": f"model folder, {segmenter.backend.description}", "step": source.get("step"),
                 "data_hash": source.get("data_hash"), "checkpoint_sha256": source.get("sha256")}
-    return {"kind": f"torch checkpoint, {segmenter.backend.description}", "checkpoint_sha256": file_sha256(path)}
+    return {"kind": f"torch checkpoint, {segmenter.backend.description}", **getattr(segmenter.backend, "source", {}),
+            "checkpoint_sha256": file_sha256(path)}
 
 
 def evaluate(data: Path, split: str, model_path: Path, out: Path, device: str = "auto", overlays: int = 6,

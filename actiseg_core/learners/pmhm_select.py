@@ -1,4 +1,4 @@
-"""PMHM + small-loss query selection: our combined recipe for mixed text + mask noise (issue 6, item 4).
+"""PMHM + small-loss query selection: our combined recipe for mixed text + mask noise.
 
 Paper 003's open question is the mixed condition (Name-60 + Mask-21), where its best method gained only +0.6 gIoU:
 each method there repairs one kind of noise. The two kinds hit different units, so one recipe can treat both:
@@ -11,10 +11,9 @@ each method there repairs one kind of noise. The two kinds hit different units, 
   ramped over the first 30% of the run). The kept queries train their whole supervised part of Eq. 7 (positive
   head + both heads' hard loss); the label-free consistency part is kept for every query, since it reads no label.
 
-Ranking by the whole supervised loss instead (tried first) mostly drops active objects with big masks, whose Dice
-is large whatever their name, and starves the positive head of positives: on the mini protocol's mixed condition
-(seed 0) that gave gIoU 47.6 against 57.8 for the per-class positive-head ranking. ``query_select`` is the same
-selection without PMHM (the ablation).
+Ranking by the whole supervised loss instead would mostly drop active objects with big masks, whose Dice is large
+whatever their name, and starve the positive head of positives (measured: ``benchmarks/results/actiseg_nl.md``).
+``query_select`` is the same selection without PMHM (the ablation).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Class-balanced small-loss selection of *queries*, the text-noise half of our mixed-noise recipe (issue 6, item 4).
+"""Class-balanced small-loss selection of *queries*, the text-noise half of our mixed-noise recipe.
 
 A renamed object (narration "take cup", prompt "knife", label "active") corrupts a whole query. It contradicts the
 narration-to-name rule the clean queries teach, so once that rule is learnt the positive head's loss on it is large

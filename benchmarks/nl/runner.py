@@ -48,13 +48,13 @@ from tqdm import tqdm
 
 from actiseg_core.cli_util import OneLineParser, non_negative_int, positive_int, run_command, seed_int
 from actiseg_core.data.layout import atomic_write_bytes, atomic_write_json, read_json
+from actiseg_core.data.split_info import load_split, split_hash
 from actiseg_core.errors import ActiSegError
 from actiseg_core.evaluation.cli import evaluate
 from actiseg_core.learners import check_learner_args, learner_names, learner_type
 from actiseg_core.metrics import HIGHER_IS_BETTER, METRIC_COLUMNS
 from actiseg_core.model.config import IMAGE_ENCODERS
 from actiseg_core.noise.view import MANIFEST, make_noisy_view
-from training.data import load_split, split_hash
 from training.train import OPERATIONAL_OPTIONS, TrainConfig, input_size, learner_arg, train
 
 PROG = "actiseg-benchmark"

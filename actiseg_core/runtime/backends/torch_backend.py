@@ -31,6 +31,7 @@ class TorchBackend:
         self.device = torch.device(device)
         self.graph = InferenceGraph(segmenter.eval()).eval()
         self.input_size = (segmenter.config.input_height, segmenter.config.input_width)
+        self.source: dict[str, object] = {}  # training step, data hash, learner of a loaded checkpoint
         self.name = "torch"
         self.description = f"torch {torch.__version__} eager on {self.device}"
 
@@ -49,8 +50,11 @@ class TorchBackend:
             raise BackendError(f"backend 'torch' on {device!r}: this PyTorch sees no CUDA device")
         if threads is not None:
             torch.set_num_threads(threads)
-        segmenter = model_from_checkpoint(load_checkpoint(Path(checkpoint_path)), Path(checkpoint_path))
-        return cls(segmenter.to(device), device)
+        state = load_checkpoint(Path(checkpoint_path))
+        backend = cls(model_from_checkpoint(state, Path(checkpoint_path)).to(device), device)
+        backend.source = {"step": state.get("step"), "data_hash": state.get("data_hash"),
+                          "learner": state.get("config", {}).get("learner")}
+        return backend
 
     def run(self, images: np.ndarray, text_embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         with self.torch.inference_mode():
