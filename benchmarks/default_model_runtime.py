@@ -20,7 +20,8 @@ from actiseg_core.evaluation.cli import evaluate
 from actiseg_core.metrics import METRIC_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
-FOLDERS = {"models/default (fp32)": REPO / "models" / "default", "models/default_int8": REPO / "models" / "default_int8"}
+FOLDERS = {"models/default (fp32)": REPO / "models" / "default",
+           "models/default_int8": REPO / "models" / "default_int8"}
 COUNTS = ("TP", "TN", "FP", "FN")
 RATES = ("unsafe_go_rate", "go_availability", "no_go_precision", "no_go_recall")
 
