@@ -14,12 +14,16 @@ scores, in the paper's p / n terms (003 Sec. V-G: p-side errors misplace contact
   active mask's boundary that are uncertain by PMHM's definition, ``|p - 0.5| < tau_m or |grad p| > tau_e``
   (``boundary_uncertainty``);
 * temporal: IoU of the active mask with the previous frame's under the same narration (``temporal_iou``; the first
-  frame of a narration passes), and the ages of the narration and of the image.
+  frame of a narration passes), the ages of the narration and of the image, and an image stamped in the future;
+* input: the frame itself (:mod:`actiseg_core.input_sanity`): too dark, over-exposed, flat, blurred, or the same
+  bytes as the frames before it. A dead or covered camera still gets a confident-looking mask, so these checks run
+  whatever the model says, with physical defaults that hold for any camera (the sharpness floor depends on the
+  camera and the scene, so it is fitted for a model's data, like the mask checks).
 
 GO only when every check passes; otherwise NO-GO with machine-readable reason codes (:data:`REASONS`). The
 thresholds a model needs are fitted for its graph by ``benchmarks/gate_fit.py`` and stored in its model folder
-(``actiseg_core.contract``); :class:`GateConfig`'s own defaults are neutral (mask checks off), so a model folder
-without a fit gates only on presence and age.
+(``actiseg_core.contract``); :class:`GateConfig`'s mask-check defaults are neutral (off), so a model folder without a
+fit gates only on presence, age and the input checks.
 """
 
 from __future__ import annotations
@@ -30,23 +34,28 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from actiseg_core.input_sanity import ImageStatistics
 from actiseg_core.uncertainty import uncertain_set
 
 #: every reason code a NO-GO can carry, in the order checks run
 REASONS = (
+    "image_too_dark", "image_overexposed", "image_flat", "image_blurred", "frozen_image",
     "no_active_object", "low_mask_confidence", "low_positive_score", "ambiguous_inactive_object", "area_too_small",
     "area_too_large", "fragmented_mask", "leakage_onto_inactive", "overlapping_objects", "uncertain_boundary",
-    "unstable_mask", "stale_narration", "stale_image",
+    "unstable_mask", "stale_narration", "stale_image", "future_image_stamp",
 )
 
 
 @dataclass(frozen=True)
 class GateConfig:
-    """Thresholds of every check; the defaults are neutral bounds (a check with such a bound never fires).
+    """Thresholds of every check. The mask checks' defaults are neutral bounds (a check with such a bound never fires);
+    the input checks' are physical ones (a frame below 3% or above 97% mean luma, or with a luma standard deviation
+    below 2%, shows nothing to act on; an exact repeat of the previous frame is a frozen camera driver).
 
     The fitted values of a model live in its model folder (``Contract.gate_config()``). Never fitted offline: the
-    temporal IoU (annotated frames are far apart in time; set it for a stream), the ages (offline data has none)
-    and PMHM's tau_m / tau_e.
+    temporal IoU (annotated frames are far apart in time; set it for a stream), the ages and stamps (offline data
+    has none) and PMHM's tau_m / tau_e. Raise ``max_repeated_frames`` for a noiseless simulated camera watching a
+    still scene.
     """
 
     min_mask_confidence: float = 0.0
@@ -61,6 +70,12 @@ class GateConfig:
     min_temporal_iou: float = 0.0
     max_narration_age_s: float = 60.0
     max_image_age_s: float = 0.5
+    max_future_stamp_s: float = 0.25
+    min_brightness: float = 0.03
+    max_brightness: float = 0.97
+    min_contrast: float = 0.02
+    min_sharpness: float = 0.0
+    max_repeated_frames: int = 0
     tau_m: float = 0.20
     tau_e: float = 0.85
     boundary_width_px: int = 2
@@ -80,7 +95,11 @@ class GateFeatures:
     boundary_uncertainty: float
     temporal_iou: float
     narration_age_s: float
-    image_age_s: float
+    image_age_s: float  # negative: stamped in the future
+    brightness: float = math.nan
+    contrast: float = math.nan
+    sharpness: float = math.nan
+    repeated_frames: float = math.nan  # how many frames before this one had the same bytes, in a row
 
 
 @dataclass(frozen=True)
@@ -119,7 +138,8 @@ class GateDecision:
 
 def measure(object_probabilities: np.ndarray, positive_scores: np.ndarray, pixel_threshold: float,
             positive_threshold: float, config: GateConfig, previous_union: np.ndarray | None = None,
-            narration_age_s: float = 0.0, image_age_s: float = 0.0) -> tuple[GateFeatures, np.ndarray]:
+            narration_age_s: float = 0.0, image_age_s: float = 0.0, image: ImageStatistics | None = None,
+            repeated_frames: int = 0) -> tuple[GateFeatures, np.ndarray]:
     """Features of one frame and its active union mask ([h, w] bool).
 
     Args:
@@ -156,6 +176,8 @@ def measure(object_probabilities: np.ndarray, positive_scores: np.ndarray, pixel
         temporal_iou=mask_iou(union, previous_union) if previous_union is not None else math.nan,
         narration_age_s=float(narration_age_s),
         image_age_s=float(image_age_s),
+        **({} if image is None else {"brightness": image.brightness, "contrast": image.contrast,
+                                     "sharpness": image.sharpness, "repeated_frames": float(repeated_frames)}),
     )
     return features, union
 
@@ -164,7 +186,7 @@ def failed_checks(features: GateFeatures, config: GateConfig) -> tuple[str, ...]
     """The reason codes of every check ``features`` fail (empty = GO). NaN features (undefined) never fail."""
     f, c = features, config
     if math.isnan(f.positive_score):
-        return ("no_active_object",) + _age_reasons(f, c)
+        return _input_reasons(f, c) + ("no_active_object",) + _age_reasons(f, c)
     failed = {
         "low_mask_confidence": f.mask_confidence < c.min_mask_confidence,
         "low_positive_score": f.positive_score < c.min_positive_score,
@@ -177,16 +199,25 @@ def failed_checks(features: GateFeatures, config: GateConfig) -> tuple[str, ...]
         "uncertain_boundary": f.boundary_uncertainty > c.max_boundary_uncertainty,
         "unstable_mask": f.temporal_iou < c.min_temporal_iou,
     }
-    return tuple(code for code, fired in failed.items() if fired) + _age_reasons(f, c)
+    return _input_reasons(f, c) + tuple(code for code, fired in failed.items() if fired) + _age_reasons(f, c)
+
+
+def _input_reasons(f: GateFeatures, c: GateConfig) -> tuple[str, ...]:
+    failed = {"image_too_dark": f.brightness < c.min_brightness, "image_overexposed": f.brightness > c.max_brightness,
+              "image_flat": f.contrast < c.min_contrast, "image_blurred": f.sharpness < c.min_sharpness,
+              "frozen_image": f.repeated_frames > c.max_repeated_frames}
+    return tuple(code for code, fired in failed.items() if fired)
 
 
 def _age_reasons(f: GateFeatures, c: GateConfig) -> tuple[str, ...]:
     return tuple(code for code, fired in (("stale_narration", f.narration_age_s > c.max_narration_age_s),
-                                          ("stale_image", f.image_age_s > c.max_image_age_s)) if fired)
+                                          ("stale_image", f.image_age_s > c.max_image_age_s),
+                                          ("future_image_stamp", f.image_age_s < -c.max_future_stamp_s)) if fired)
 
 
 class Gate:
-    """Stateful gate for a stream: remembers the previous union mask while the narration stays the same."""
+    """Stateful gate for a stream: remembers the previous union mask while the narration stays the same, and how
+    many frames in a row carried the same bytes."""
 
     def __init__(self, config: GateConfig, pixel_threshold: float, positive_threshold: float) -> None:
         self.config = config
@@ -194,18 +225,26 @@ class Gate:
         self.positive_threshold = positive_threshold
         self._previous: np.ndarray | None = None
         self._narration: str | None = None
+        self._digest: bytes | None = None
+        self._repeats = 0
 
     def reset(self) -> None:
-        self._previous, self._narration = None, None
+        self._previous, self._narration, self._digest, self._repeats = None, None, None, 0
 
     def decide(self, object_probabilities: np.ndarray, positive_scores: np.ndarray, narration: str,
-               narration_age_s: float = 0.0, image_age_s: float = 0.0) -> GateDecision:
+               narration_age_s: float = 0.0, image_age_s: float = 0.0,
+               image: ImageStatistics | None = None) -> GateDecision:
+        """The verdict on one frame; ``image``: the frame's statistics (None: the input checks cannot fire)."""
+        if image is not None:
+            self._repeats = self._repeats + 1 if image.digest == self._digest else 0
+            self._digest = image.digest
         if narration != self._narration:
             self._previous, self._narration = None, narration
         previous = self._previous if self._previous is not None and \
             self._previous.shape == object_probabilities.shape[1:] else None
         features, union = measure(object_probabilities, positive_scores, self.pixel_threshold,
-                                  self.positive_threshold, self.config, previous, narration_age_s, image_age_s)
+                                  self.positive_threshold, self.config, previous, narration_age_s, image_age_s,
+                                  image, self._repeats)
         self._previous = union
         reasons = failed_checks(features, self.config)
         return GateDecision(go=not reasons, reasons=reasons, features=features, union_mask=union)

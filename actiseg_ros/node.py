@@ -17,6 +17,11 @@ Threading: the subscription callbacks only deserialise and hand the newest frame
 thread decodes, segments, gates and publishes. So a fast camera never builds a backlog: frames the worker could
 not reach are dropped and counted. Messages are taken raw and deserialised here, so even a message rclpy could not
 decode (a non-UTF-8 string) is a counted fault and a NO-GO, never an exception in the executor.
+
+No stale GO: while no image arrives for longer than ``max_image_silence_s`` (node start included), a timer at half
+that period publishes NO-GO ``camera_silent`` on ``active_objects`` and ``gate`` (stamped now, the last image's
+frame id), so a planner holding the last GO is told that it no longer holds. Images stamped 0 are NO-GO
+``unstamped_image``; stamps ahead of the node's clock beyond the gate's tolerance, ``future_image_stamp``.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ NODE_DEFAULTS: dict[str, Any] = {
     "model_dir": "models/default_int8", "backend": "onnxruntime", "threads": 2, "enforce_vocabulary": False,
     "image_transport": "raw", "narration_type": "actiseg", "image_qos": "sensor_data", "image_qos_depth": 1,
     "output_qos_depth": 5, "max_rate_hz": 0.0, "max_image_pixels": 3840 * 2160, "diagnostics_period_s": 1.0,
+    "max_image_silence_s": 0.5,
 }
 CHOICES = {"image_transport": ("raw", "compressed"), "narration_type": ("actiseg", "string"),
            "image_qos": ("sensor_data", "reliable")}
@@ -76,7 +82,6 @@ class Frame:
     header: Header
     raw: RawImage | None  # sensor_msgs/Image fields
     compressed: bytes | None  # sensor_msgs/CompressedImage data
-    received_s: float
 
 
 class SegmenterNode(Node):
@@ -95,7 +100,8 @@ class SegmenterNode(Node):
         segmenter.pixel_threshold = contract["pixel_threshold"]
         segmenter.positive_threshold = contract["positive_threshold"]
         gate = GateConfig(**{name: contract[f"gate.{name}"] for name, _ in _gate_fields()})
-        self.processor = StreamProcessor(segmenter, gate, tuple(contract["vocabulary"]), p["enforce_vocabulary"])
+        self.processor = StreamProcessor(segmenter, gate, tuple(contract["vocabulary"]), p["enforce_vocabulary"],
+                                         require_stamps=True)
         if segmenter.contract.gate.fitted is None:
             self.get_logger().warning(f"{model_dir}: no gate was fitted for this model; GO checks only presence and "
                                       f"age (fit one: benchmarks/gate_fit.py --model {model_dir})")
@@ -120,6 +126,10 @@ class SegmenterNode(Node):
         self.create_subscription(self.narration_type, "narration", self._on_narration, QoSProfile(depth=10),
                                  raw=True)
         self.create_timer(p["diagnostics_period_s"], self._publish_diagnostics)
+        self.max_silence_s = p["max_image_silence_s"]
+        self.last_image_s, self.last_frame_id = time.monotonic(), ""
+        if self.max_silence_s > 0:
+            self.create_timer(self.max_silence_s / 2, self._watch_camera)
 
         self.running = True
         self.worker = threading.Thread(target=self._work, name="actiseg-inference", daemon=True)
@@ -151,12 +161,24 @@ class SegmenterNode(Node):
     def _on_image(self, data: bytes) -> None:
         message = self._deserialize(data, Image)
         if message is not None:
-            self.slot.put(Frame(message.header, RawImage.from_message(message), None, time.monotonic()))
+            self._image_arrived(message.header)
+            self.slot.put(Frame(message.header, RawImage.from_message(message), None))
 
     def _on_compressed(self, data: bytes) -> None:
         message = self._deserialize(data, CompressedImage)
         if message is not None:
-            self.slot.put(Frame(message.header, None, bytes(message.data), time.monotonic()))
+            self._image_arrived(message.header)
+            self.slot.put(Frame(message.header, None, bytes(message.data)))
+
+    def _image_arrived(self, header: Header) -> None:
+        self.last_image_s, self.last_frame_id = time.monotonic(), header.frame_id
+
+    def _watch_camera(self) -> None:
+        """While no image arrives for longer than ``max_image_silence_s``, publish NO-GO ``camera_silent``."""
+        silence = time.monotonic() - self.last_image_s
+        if silence > self.max_silence_s:
+            header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.last_frame_id)
+            self._publish(header, self.processor.silent(silence))
 
     def _on_narration(self, data: bytes) -> None:
         now = self._now_s()
@@ -191,7 +213,7 @@ class SegmenterNode(Node):
                 continue
             try:
                 result = self._process(frame)
-                self._publish(frame, result)
+                self._publish(frame.header, result)
             except Exception as exc:  # the worker must survive anything a frame can cause
                 self.processor.faults["worker_error"] += 1
                 self.get_logger().error(f"frame dropped: {type(exc).__name__}: {exc}")
@@ -217,17 +239,17 @@ class SegmenterNode(Node):
             self.pub_overlay.publish(_image_message(frame.header, encode_rgb8(overlay)))
         return result
 
-    def _publish(self, frame: Frame, result: FrameResult) -> None:
+    def _publish(self, header: Header, result: FrameResult) -> None:
         """``active_objects`` always; the single-purpose topics only while someone listens (each mask or
         probability image is a copy of 0.3-1.2 MB per 640x480 frame to serialise, worth skipping at 30 Hz)."""
-        gate = ManipulationGate(header=frame.header, go=result.go, p_confidence=result.p_confidence,
+        gate = ManipulationGate(header=header, go=result.go, p_confidence=result.p_confidence,
                                 n_risk=result.n_risk, boundary_uncertainty=result.boundary_uncertainty,
                                 temporal_stability=result.temporal_stability, reasons=list(result.reasons))
-        mask = _image_message(frame.header, encode_mono8(result.label_map)) if result.label_map is not None \
-            else Image(header=frame.header, encoding="mono8")
+        mask = _image_message(header, encode_mono8(result.label_map)) if result.label_map is not None \
+            else Image(header=header, encoding="mono8")
         names = list(result.object_names)
         self.pub_objects.publish(ActiveObjects(
-            header=frame.header, mask=mask, narration=result.narration, object_names=names,
+            header=header, mask=mask, narration=result.narration, object_names=names,
             object_ids=list(range(1, len(names) + 1)) if result.label_map is not None else [],
             scores=[float(s) for s in result.scores], active=[bool(a) for a in result.active], gate=gate,
             inference_ms=float(result.inference_ms)))
@@ -236,7 +258,7 @@ class SegmenterNode(Node):
         if self.pub_mask.get_subscription_count():
             self.pub_mask.publish(mask)
         if result.union_probability is not None and self.pub_probability.get_subscription_count():
-            self.pub_probability.publish(_image_message(frame.header, encode_32fc1(result.union_probability)))
+            self.pub_probability.publish(_image_message(header, encode_32fc1(result.union_probability)))
 
     # --- diagnostics --------------------------------------------------------------------------------------------
     def _publish_diagnostics(self) -> None:

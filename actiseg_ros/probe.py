@@ -149,7 +149,7 @@ def listen(args: argparse.Namespace) -> None:
         stamp = _stamp_ns(message.header)
         mask = message.mask
         with lock:
-            answers.append({"stamp_ns": stamp, "latency_ms": (received - stamp) / 1e6,
+            answers.append({"stamp_ns": stamp, "received_ns": received, "latency_ms": (received - stamp) / 1e6,
                             "frame_id": message.header.frame_id, "mask_frame_id": mask.header.frame_id,
                             "mask_stamp_ns": _stamp_ns(mask.header),
                             "mask": [mask.height, mask.width, mask.encoding, mask.step, len(mask.data)],

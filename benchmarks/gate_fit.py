@@ -11,7 +11,9 @@ one check whose next threshold catches the most new failures per new false alarm
 Frames the gate stops whatever these thresholds are (no active object, a check that is not fitted) stay NO-GO
 throughout. The walk traces the precision / recall trade-off; the chosen point is the one with the highest recall
 (at least ``--target-recall``) whose precision stays >= ``--min-precision`` on the fit split. The report split is
-never seen by the fit. Every split's figures at the chosen point (unsafe-GO rate, GO availability, NO-GO precision
+never seen by the fit. The input check that depends on the camera and scene, the sharpness floor, is set from the
+fit split's distribution instead (half its 1st percentile: no frame like the fit split's is refused, a heavily
+blurred one is). Every split's figures at the chosen point (unsafe-GO rate, GO availability, NO-GO precision
 and recall, with counts) are the gate's own decisions (:func:`actiseg_core.gating.failed_checks`) on the measured
 features.
 
@@ -63,6 +65,9 @@ CHECKS = {
     "overlap": ("max_overlap", "max"),
     "boundary_uncertainty": ("max_boundary_uncertainty", "max"),
 }
+#: the sharpness floor: this share of the fit split's SHARPNESS_PERCENTILE-th percentile
+SHARPNESS_FLOOR = 0.5
+SHARPNESS_PERCENTILE = 1.0
 #: Not fitted: annotated frames are sparse (far apart in time), so their mask IoU says nothing about jitter in a
 #: 30 Hz stream, and offline data has no narration or image age. Those checks keep the folder's values.
 
@@ -237,13 +242,13 @@ def fit(segmenter: Segmenter, data: Path, fit_split: str, report_split: str, tar
     splits = [measure_split(segmenter, data, name, base) for name in dict.fromkeys((fit_split, report_split))]
     walk = greedy_walk(splits[0])
     chosen = choose(walk, splits[0], target_recall, min_precision)
-    config = dataclasses.replace(base, **config_fields(walk[chosen]))
+    config = dataclasses.replace(base, **config_fields(walk[chosen]), min_sharpness=sharpness_floor(splits[0]))
     results = {split.name: {"frames": len(split.frames), "data_hash": split.data_hash,
                             **gate_figures(split, config).as_json()} for split in splits}
     report = {
         "data": data.name, "failure": failure_definition(), "fit_split": fit_split, "report_split": report_split,
         "target_recall": target_recall, "min_precision": min_precision,
-        "gate_config": config_fields(walk[chosen]), "results": results,
+        "gate_config": {**config_fields(walk[chosen]), "min_sharpness": config.min_sharpness}, "results": results,
         "walk": [{"thresholds": config_fields(t), **dict(zip(("precision", "recall"), precision_recall(
             figures_at(splits[0], t)), strict=True))} for t in walk],
         "chosen_step": chosen,
@@ -251,6 +256,13 @@ def fit(segmenter: Segmenter, data: Path, fit_split: str, report_split: str, tar
             split.frames, gate_verdicts(split, config), strict=True)] for split in splits},
     }
     return report, splits, walk, config
+
+
+def sharpness_floor(split: Split) -> float:
+    """:data:`SHARPNESS_FLOOR` x the split's :data:`SHARPNESS_PERCENTILE`-th percentile of frame sharpness."""
+    values = split.column("sharpness")
+    values = values[np.isfinite(values)]
+    return round(SHARPNESS_FLOOR * float(np.percentile(values, SHARPNESS_PERCENTILE)), 4) if values.size else 0.0
 
 
 def _frame_record(frame: FrameScore, go: bool) -> dict[str, Any]:

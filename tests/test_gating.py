@@ -19,6 +19,7 @@ from actiseg_core.gating import (
     measure,
     outside_largest_component,
 )
+from actiseg_core.input_sanity import image_statistics
 
 SIZE = (40, 60)
 #: every check off (GateConfig's defaults are neutral): tests switch on the one they exercise
@@ -94,7 +95,44 @@ def test_each_check_fires_alone() -> None:
         assert _reasons(probabilities, scores, config) == (reason,), reason
     stale = _reasons(clean, [0.99], OPEN, narration_age_s=61.0, image_age_s=0.6)
     assert stale == ("stale_narration", "stale_image")
-    assert set(REASONS) == {*cases, "uncertain_boundary", "unstable_mask", "stale_narration", "stale_image"}
+    assert _reasons(clean, [0.99], OPEN, image_age_s=-0.3) == ("future_image_stamp",)  # beyond the 0.25 s tolerance
+    assert _reasons(clean, [0.99], OPEN, image_age_s=-0.2) == ()
+    inputs = {"image_too_dark", "image_overexposed", "image_flat", "image_blurred", "frozen_image"}
+    assert set(REASONS) == {*cases, *inputs, "uncertain_boundary", "unstable_mask", "stale_narration",
+                            "stale_image", "future_image_stamp"}
+
+
+def _camera(value: float | None = None, seed: int = 0, blur: int = 0) -> np.ndarray:
+    """A textured 60x80 RGB frame (or a uniform one of luma ``value``), optionally box-blurred ``blur`` times."""
+    if value is not None:
+        return np.full((60, 80, 3), round(255 * value), np.uint8)
+    pixels = np.random.default_rng(seed).integers(0, 256, (60, 80, 3)).astype(np.float32)
+    for _ in range(blur):
+        pixels = (pixels + np.roll(pixels, 1, 0) + np.roll(pixels, -1, 0) + np.roll(pixels, 1, 1)
+                  + np.roll(pixels, -1, 1)) / 5
+    return pixels.round().astype(np.uint8)
+
+
+def test_unusable_camera_frames_are_no_go_whatever_the_mask_says() -> None:
+    """A dead, blinded or frozen camera still yields a confident mask: the input checks refuse the frame."""
+    confident = frame(blob(10, 10, 12, 20))
+    config = dataclasses.replace(OPEN, min_sharpness=0.05)
+
+    def verdict(image: np.ndarray, gate: Gate | None = None) -> tuple[str, ...]:
+        gate = gate or Gate(config, 0.5, 0.75)
+        return gate.decide(confident, np.array([0.99]), "take cup", image=image_statistics(image)).reasons
+
+    assert verdict(_camera()) == ()
+    assert verdict(_camera(0.0)) == ("image_too_dark", "image_flat", "image_blurred")
+    assert verdict(_camera(1.0)) == ("image_overexposed", "image_flat", "image_blurred")
+    assert verdict(_camera(0.5)) == ("image_flat", "image_blurred")
+    assert verdict(_camera(blur=6)) == ("image_blurred",)
+    stream = Gate(config, 0.5, 0.75)
+    assert [verdict(image, stream) for image in (_camera(seed=1), _camera(seed=1), _camera(seed=2))] == [
+        (), ("frozen_image",), ()]  # a repeated frame, then the camera moves on
+    dead = Gate(OPEN, 0.5, 0.75).decide(frame(blob(0, 0, 1, 1)), np.array([0.1]), "take cup",
+                                        image=image_statistics(_camera(0.0)))
+    assert dead.reasons == ("image_too_dark", "image_flat", "no_active_object")  # said even with nothing segmented
 
 
 def test_boundary_uncertainty_separates_sharp_from_soft_edges() -> None:

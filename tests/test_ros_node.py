@@ -107,7 +107,7 @@ def test_masks_gate_and_headers_over_dds(ros_env, tiny_export, tmp_path) -> None
     assert run.client_code == 0 and run.listener_code == 0 and run.node_alive, (run.client_output, run.node_log)
     published = json.loads(run.client_output.strip().splitlines()[-1])["published"]
     recorded, log = run.recorded, run.node_log
-    answers = recorded["answers"]
+    answers = _frame_answers(recorded)
     assert 0.5 * published <= len(answers) <= published, log
     for answer in answers:
         assert answer["frame_id"] == answer["mask_frame_id"] == "probe_camera"
@@ -135,13 +135,13 @@ def test_bad_inputs_never_kill_the_node_and_are_counted(ros_env, tiny_export, tm
     log, recorded = run.node_log, run.recorded
     assert run.node_alive, f"the node died on bad input: {log}"
     assert "Traceback" not in log, log
-    reasons = [tuple(answer["reasons"]) for answer in recorded["answers"]]
+    reasons = [tuple(answer["reasons"]) for answer in _frame_answers(recorded)]
     for expected in [("no_narration",), ("bad_image_encoding",), ("bad_image_step",), ("empty_image",),
                      ("image_too_large",), ("invalid_narration",)]:
         assert expected in reasons, (expected, reasons)
     assert not any(a["go"] for a in recorded["answers"] if a["reasons"] and a["reasons"][0] in
                    {"bad_image_encoding", "bad_image_step", "empty_image", "image_too_large"})
-    final = recorded["answers"][-1]  # the good frame after everything: segmented again, no input fault
+    final = _frame_answers(recorded)[-1]  # the good frame after everything: segmented again, no input fault
     assert final["mask"][:2] == [48, 64] and final["names"] == ["cup"]
     last = [d for d in recorded["diagnostics"] if "frames_received" in d][-1]
     assert int(last["fault.invalid_narration"]) >= 4  # empty, 20,000 characters, not UTF-8, unknown names
@@ -149,6 +149,37 @@ def test_bad_inputs_never_kill_the_node_and_are_counted(ros_env, tiny_export, tm
     assert int(last["fault.bad_image_encoding"]) == 2 and int(last["fault.image_too_large"]) == 1
     assert int(last["frames_dropped"]) > 0 and int(last["backlog"]) <= 1  # the 200 Hz flood was shed, not queued
     assert last["level"] == 1  # WARN: faults were seen
+
+
+def _frame_answers(recorded: dict) -> list[dict]:
+    """The answers to frames, without the watchdog's camera_silent verdicts between them."""
+    return [answer for answer in recorded["answers"] if "camera_silent" not in answer["reasons"]]
+
+
+def test_a_silent_camera_turns_the_verdict_to_no_go_within_two_periods(ros_env, tiny_export, tmp_path) -> None:
+    """A planner holding the last GO is told within two silence periods that the camera stopped, and again at a
+    fixed rate while it stays silent."""
+    period = 0.5
+    run = _session(ros_env, tiny_export.out_dir, [f"max_image_silence_s:={period}", "positive_threshold:=0.0"],
+                   ["publish", "--rate", "10", "--size", "48x64", "--duration", "2", "--narration", "take the cup",
+                    "--names", "cup"], 7, tmp_path)
+    assert run.client_code == 0 and run.node_alive, (run.client_output, run.node_log)
+    answers = run.recorded["answers"]
+    frames = _frame_answers(run.recorded)
+    assert frames, run.node_log
+    last_frame = max(frames, key=lambda answer: answer["stamp_ns"])
+    after = [a for a in answers if "camera_silent" in a["reasons"] and a["received_ns"] > last_frame["received_ns"]]
+    assert after, answers[-3:]
+    first_silent_s = (after[0]["received_ns"] - last_frame["stamp_ns"]) * 1e-9  # since the last image was sent
+    assert period < first_silent_s <= 2 * period + 0.2, first_silent_s  # 0.2 s: DDS and scheduling slack
+    for answer in after:
+        assert answer["reasons"] == ["camera_silent"] and not answer["go"]
+        assert answer["frame_id"] == "probe_camera" and answer["mask"][:2] == [0, 0]
+    span_s = (after[-1]["received_ns"] - after[0]["received_ns"]) * 1e-9
+    assert len(after) >= span_s / period  # published at twice the silence rate, not once
+    diagnostics = [d for d in run.recorded["diagnostics"] if "frames_received" in d]
+    # counted in diagnostics too (published every 0.5 s here: the last two verdicts may come after the last report)
+    assert int(diagnostics[-1]["no_go.camera_silent"]) >= len(after) - 2
 
 
 @pytest.mark.parametrize(("param", "message"), [

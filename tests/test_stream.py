@@ -177,6 +177,31 @@ def test_bad_frames_and_stale_narrations_are_no_go_with_reasons(processor_factor
     assert processor.verdicts["stale_narration"] == 2
 
 
+def test_live_streams_refuse_unstamped_and_future_frames_and_say_when_the_camera_is_silent(processor_factory) -> None:
+    processor = processor_factory(require_stamps=True)
+    processor.set_narration("take cup", ["cup"], stamp_s=100.0)
+    frames = [np.random.default_rng(seed).integers(0, 256, (40, 60, 3), dtype=np.uint8) for seed in range(4)]
+    assert "unstamped_image" not in processor.process(frames[0], 100.0, 100.1).reasons
+    unstamped = processor.process(frames[1], 0.0, 100.2)
+    assert not unstamped.go and unstamped.reasons[-1] == "unstamped_image" and unstamped.label_map is not None
+    assert "future_image_stamp" in processor.process(frames[2], 101.0, 100.3).reasons
+    assert "unstamped_image" not in processor_factory().process(frames[3], 0.0, 0.0).reasons  # offline: no stamps
+    silent = processor.silent(0.8)
+    assert (silent.go, silent.reasons, silent.label_map) == (False, ("camera_silent",), None)
+    assert silent.narration == "take cup" and "0.80 s" in silent.detail
+    assert processor.verdicts["camera_silent"] == 1 and processor.verdicts["unstamped_image"] == 1
+
+
+def test_a_repeated_frame_is_no_go_frozen_image(processor_factory) -> None:
+    processor = processor_factory()
+    processor.set_narration("take cup", ["cup"], stamp_s=1.0)
+    image = np.random.default_rng(3).integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    assert "frozen_image" not in processor.process(image, 1.0, 1.0).reasons
+    assert "frozen_image" in processor.process(image.copy(), 1.1, 1.1).reasons
+    assert "frozen_image" in processor.process(image.copy(), 1.2, 1.2).reasons
+    assert "frozen_image" not in processor.process(image[::-1].copy(), 1.3, 1.3).reasons
+
+
 def test_overlay_border_shows_the_verdict() -> None:
     image = np.full((40, 60, 3), 128, np.uint8)
     labels = np.zeros((40, 60), np.uint8)

@@ -11,21 +11,29 @@ Policy for bad input (the node stays up and the planner is told, frame by frame)
 * no narration yet -> NO-GO ``no_narration``; an invalid narration (empty, too long, not text, unknown object names
   when the vocabulary is enforced) *replaces* the current one -> NO-GO ``invalid_narration`` until a valid one
   arrives: acting on the previous action after the operator said something else would be wrong;
-* a model failure (should not happen; e.g. a GPU error) -> NO-GO ``inference_error``.
+* a model failure (should not happen; e.g. a GPU error) -> NO-GO ``inference_error``;
+* an unstamped image (stamp 0) where stamps are required (a live stream) -> segmented, but NO-GO
+  ``unstamped_image``: its age, and so its staleness, cannot be known;
+* no image for longer than the caller's silence bound -> :meth:`StreamProcessor.silent` gives a NO-GO
+  ``camera_silent`` verdict to publish in place of a frame's, so a planner never holds on to the last GO.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from actiseg_core.errors import ActiSegError
 from actiseg_core.gating import Gate, GateConfig, GateDecision
+from actiseg_core.input_sanity import image_statistics
 from actiseg_core.prompts import normalise_text
 from actiseg_core.runtime.segmenter import InputError, Segmenter, check_prompts
+
+#: the reason of the verdict published while no image arrives (:meth:`StreamProcessor.silent`)
+CAMERA_SILENT = "camera_silent"
 
 
 @dataclass(frozen=True)
@@ -79,15 +87,18 @@ class StreamProcessor:
         vocabulary: candidate object names used when a narration names none (None: the contract's).
         enforce_vocabulary: reject narrations whose candidate names are not in ``vocabulary`` (a robot that only
             knows some objects should not be asked about others).
+        require_stamps: a frame stamped 0 is NO-GO ``unstamped_image`` (live streams; offline data has no stamps).
     """
 
     def __init__(self, segmenter: Segmenter, gate_config: GateConfig | None = None,
-                 vocabulary: tuple[str, ...] | None = None, enforce_vocabulary: bool = False) -> None:
+                 vocabulary: tuple[str, ...] | None = None, enforce_vocabulary: bool = False,
+                 require_stamps: bool = False) -> None:
         self.segmenter = segmenter
         config = gate_config if gate_config is not None else segmenter.contract.gate_config()
         self.gate = Gate(config, segmenter.pixel_threshold, segmenter.positive_threshold)
         self.vocabulary = tuple(vocabulary if vocabulary is not None else segmenter.contract.vocabulary)
         self.enforce_vocabulary = enforce_vocabulary
+        self.require_stamps = require_stamps
         self.narration: Narration | None = None
         self.narration_fault: str = ""
         self.faults: Counter[str] = Counter()  # input faults by reason (bad images, bad narrations, errors)
@@ -130,8 +141,10 @@ class StreamProcessor:
         except (ActiSegError, RuntimeError) as exc:  # a backend failure must not kill the stream
             return self._fault("inference_error", f"{type(exc).__name__}: {exc}")
         decision = self.gate.decide(prediction.object_probabilities, prediction.positive_scores, narration.text,
-                                    narration_age_s=_age(now_s, narration.stamp_s),
-                                    image_age_s=_age(now_s, image_stamp_s))
+                                    narration_age_s=max(_age(now_s, narration.stamp_s), 0.0),
+                                    image_age_s=_age(now_s, image_stamp_s), image=image_statistics(image))
+        if self.require_stamps and not image_stamp_s > 0.0:
+            decision = replace(decision, go=False, reasons=(*decision.reasons, "unstamped_image"))
         self.verdicts.update(decision.reasons)
         self.go_frames += decision.go
         return FrameResult(go=decision.go, reasons=decision.reasons, narration=narration.text,
@@ -139,6 +152,14 @@ class StreamProcessor:
                            active=prediction.active, label_map=prediction.label_map,
                            union_probability=prediction.union_probability, decision=decision,
                            inference_ms=prediction.timings_ms.get("total", 0.0))
+
+    def silent(self, silence_s: float) -> FrameResult:
+        """The verdict to publish when no image has arrived for ``silence_s`` seconds: NO-GO ``camera_silent``."""
+        self.verdicts[CAMERA_SILENT] += 1
+        narration = self.narration
+        return FrameResult(go=False, reasons=(CAMERA_SILENT,), narration=narration.text if narration else "",
+                           object_names=narration.object_names if narration else (),
+                           detail=f"no image for {silence_s:.2f} s")
 
     def _fault(self, reason: str, detail: str) -> FrameResult:
         self.faults[reason] += 1
@@ -148,7 +169,8 @@ class StreamProcessor:
 
 
 def _age(now_s: float, stamp_s: float) -> float:
-    """Seconds since ``stamp_s``; an unset (zero) stamp has no age, and clocks a little apart never go negative."""
+    """Seconds since ``stamp_s`` (negative: stamped in the future, which the gate judges); an unset (zero) stamp has
+    no age."""
     if stamp_s <= 0.0 or not math.isfinite(stamp_s):
         return 0.0
-    return max(now_s - stamp_s, 0.0)
+    return now_s - stamp_s

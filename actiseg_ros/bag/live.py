@@ -20,7 +20,7 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from actiseg_core.errors import ActiSegError
 from actiseg_core.evaluation import Answer
-from actiseg_core.stream import RawImage, decode_labels
+from actiseg_core.stream import CAMERA_SILENT, RawImage, decode_labels
 from actiseg_ros.bag.format import (
     ANSWER_TOPIC,
     CLOCK_TOPIC,
@@ -61,6 +61,8 @@ def _play(node: Node, frames: list[BagFrame], rate: float, progress: bool) -> di
     lock = threading.Lock()
 
     def on_answer(message: ActiveObjects) -> None:
+        if CAMERA_SILENT in message.gate.reasons:
+            return  # the node's watchdog speaking between frames (stamped with its clock), not a frame's answer
         stamp = stamp_ns(message.header)
         mask = message.mask
         labels = decode_labels(RawImage.from_message(mask)).copy() if mask.height and mask.width else None
