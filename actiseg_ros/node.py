@@ -47,6 +47,7 @@ from actiseg_core.contract import Contract
 from actiseg_core.errors import ActiSegError
 from actiseg_core.gating import GateConfig
 from actiseg_core.runtime import Segmenter
+from actiseg_core.runtime.cpu import cpu_flags, fast_int8_flag
 from actiseg_core.stream import (
     FrameResult,
     ImageDecodeError,
@@ -64,9 +65,10 @@ from actiseg_ros.msg import ActionNarration, ActiveObjects, ManipulationGate
 
 NODE_NAME = "actiseg_segmenter"
 PACKAGE = "actiseg_ros"
+AUTO_MODEL, INT8_MODEL, FP32_MODEL = "auto", "models/default_int8", "models/default"
 #: The node's own parameters and their defaults: config/segment.yaml carries the same values (a test keeps them so).
 NODE_DEFAULTS: dict[str, Any] = {
-    "model_dir": "models/default_int8", "backend": "onnxruntime", "threads": 2, "enforce_vocabulary": False,
+    "model_dir": INT8_MODEL, "backend": "onnxruntime", "threads": 2, "enforce_vocabulary": False,
     "image_transport": "raw", "narration_type": "actiseg", "image_qos": "sensor_data", "image_qos_depth": 1,
     "output_qos_depth": 5, "max_rate_hz": 0.0, "max_image_pixels": 3840 * 2160, "diagnostics_period_s": 1.0,
     "max_image_silence_s": 0.5,
@@ -94,8 +96,13 @@ class SegmenterNode(Node):
         self.worker: threading.Thread | None = None
         self.running = False
         p = self._declare_parameters()
-        model_dir = resolve_model_dir(p["model_dir"])
+        int8_flag = fast_int8_flag(cpu_flags())
+        model_dir = resolve_model_dir(p["model_dir"], int8_flag is not None)
         segmenter = Segmenter.load(model_dir, backend=p["backend"], threads=p["threads"] or None)
+        precision = _precision_note(segmenter, int8_flag)
+        if segmenter.model_dir.int8 and int8_flag is None and p["backend"] == "onnxruntime":
+            self.get_logger().warning(f"{model_dir}: an int8 graph on a CPU without fast int8 instructions (VNNI, "
+                                      f"AMX, dot product) can be slower than fp32: try model_dir:=auto")
         contract = self._declare_contract_parameters(segmenter.contract)
         segmenter.pixel_threshold = contract["pixel_threshold"]
         segmenter.positive_threshold = contract["positive_threshold"]
@@ -135,7 +142,7 @@ class SegmenterNode(Node):
         self.worker = threading.Thread(target=self._work, name="actiseg-inference", daemon=True)
         self.worker.start()
         self.get_logger().info(
-            f"ready: model {model_dir} on {segmenter.backend.description}; thresholds pixel "
+            f"ready: model {model_dir} ({precision}) on {segmenter.backend.description}; thresholds pixel "
             f"{segmenter.pixel_threshold:g} positive {segmenter.positive_threshold:g}; vocabulary "
             f"{', '.join(self.processor.vocabulary)}; gate {_gate_summary(segmenter.contract, gate)}; image "
             f"transport {p['image_transport']}, narration as {p['narration_type']}")
@@ -302,9 +309,17 @@ def _gate_summary(contract: Contract, gate: GateConfig) -> str:
     return source + (f", overridden: {', '.join(changed)}" if changed else "")
 
 
-def resolve_model_dir(model_dir: str) -> Path:
+def _precision_note(segmenter: Segmenter, int8_flag: str | None) -> str:
+    kind = "int8" if segmenter.model_dir.int8 else "fp32"
+    return f"{kind}; CPU fast int8: {int8_flag or 'none'}"
+
+
+def resolve_model_dir(model_dir: str, fast_int8: bool) -> Path:
     """``model_dir`` as given when absolute or present under the working directory, else under the package's share
-    folder (the installed YAML's relative default); unchanged when neither has it (loading then names it)."""
+    folder (the installed YAML's relative default); unchanged when neither has it (loading then names it).
+    ``auto``: the shipped int8 folder on a CPU with fast int8 instructions (``fast_int8``), else the fp32 one."""
+    if model_dir == AUTO_MODEL:
+        model_dir = INT8_MODEL if fast_int8 else FP32_MODEL
     path = Path(model_dir).expanduser()
     if path.is_absolute() or path.exists():
         return path

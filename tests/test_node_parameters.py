@@ -69,7 +69,7 @@ def test_the_node_code_defaults_equal_the_yaml(ros_env) -> None:
 def test_the_model_folder_decides_unless_overridden(ros_env, tmp_path) -> None:
     contract = read_contract(DEFAULT_MODEL)
     log = _start(ros_env, "--params-file", str(YAML))
-    assert f"model {DEFAULT_MODEL.relative_to(REPO)} on onnxruntime" in log, log
+    assert f"model {DEFAULT_MODEL.relative_to(REPO)} (int8; CPU fast int8: " in log, log
     assert "thresholds pixel 0.5 positive 0.75" in log
     assert f"vocabulary {', '.join(contract.vocabulary)}; gate fitted on val;" in log
     overrides = tmp_path / "robot.yaml"
@@ -80,8 +80,17 @@ def test_the_model_folder_decides_unless_overridden(ros_env, tmp_path) -> None:
     assert "gate fitted on val, overridden: min_temporal_iou" in log
 
 
+def test_auto_picks_the_int8_folder_only_on_a_cpu_with_fast_int8(ros_env) -> None:
+    from actiseg_core.runtime.cpu import cpu_flags, fast_int8_flag
+
+    flag = fast_int8_flag(cpu_flags())
+    log = _start(ros_env, "--params-file", str(YAML), "-p", "model_dir:=auto")
+    expected = "models/default_int8 (int8" if flag else "models/default (fp32"
+    assert f"ready: model {expected}; CPU fast int8: {flag or 'none'})" in log, log
+
+
 def test_a_relative_model_dir_resolves_against_the_package_share(ros_env, tmp_path) -> None:
     """Started from any folder, the installed YAML's relative default finds the installed model."""
     log = _start(ros_env, "--params-file", str(YAML), cwd=tmp_path)
     share = REPO / "install" / "actiseg_ros" / "share" / "actiseg_ros"
-    assert f"ready: model {share / 'models' / 'default_int8'} on onnxruntime" in log, log
+    assert f"ready: model {share / 'models' / 'default_int8'} (int8; " in log, log

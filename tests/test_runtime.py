@@ -173,6 +173,17 @@ def test_a_checkpoint_runs_through_the_torch_backend_like_its_folder(tiny_checkp
     np.testing.assert_array_equal(ours.label_map, theirs.label_map)
 
 
+def test_fast_int8_instructions_are_read_from_cpuinfo() -> None:
+    from actiseg_core.runtime.cpu import cpu_flags, fast_int8_flag
+
+    epyc = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n\nprocessor\t: 1\n"
+    assert cpu_flags(epyc) == {"fpu", "sse", "avx2", "avx512f", "avx512_vnni"}
+    assert fast_int8_flag(cpu_flags(epyc)) == "avx512_vnni"
+    assert fast_int8_flag(cpu_flags("flags\t: fpu sse avx2 fma\n")) is None  # AVX2 alone: no fast int8
+    assert fast_int8_flag(cpu_flags("processor\t: 0\nFeatures\t: fp asimd asimddp\n")) == "asimddp"  # ARM
+    assert cpu_flags("") == frozenset() and fast_int8_flag(frozenset({"amx_int8", "avx512_vnni"})) == "amx_int8"
+
+
 def test_no_candidates_gives_an_empty_prediction_without_running_the_model(segmenter, image) -> None:
     prediction = segmenter.predict(image, NARRATION, [])
     assert prediction.label_map.shape == (50, 70) and not prediction.label_map.any()

@@ -49,6 +49,11 @@ class ModelDir:
         return self.contract.input_size
 
     @property
+    def int8(self) -> bool:
+        """Whether the segmenter graph is the quantized one (``actiseg_core.export.quantize`` wrote the folder)."""
+        return "quantization" in self.metadata
+
+    @property
     def text_dim(self) -> int:
         """Prompt embedding width."""
         return self.contract.text_encoder.dim
