@@ -169,10 +169,21 @@ def _next_thresholds(values: np.ndarray, direction: str, flagged: np.ndarray, fa
     return sorted(set(candidates))
 
 
-def choose(walk: list[dict[str, float]], split: Split, target_recall: float, min_precision: float) -> int:
+def choose(walk: list[dict[str, float]], split: Split, target_recall: float, min_precision: float,
+           max_unsafe_bound: float | None = None) -> int:
     """The walk step with the highest recall whose precision is still >= ``min_precision`` (safety first: a missed
     failure can crash the arm, a false NO-GO costs a frame); if none reaches ``target_recall`` that way, the most
-    precise step that does; failing both, the highest-recall step."""
+    precise step that does; failing both, the highest-recall step.
+
+    With ``max_unsafe_bound``: instead, the most available step whose one-sided 95% Clopper-Pearson upper bound on
+    the unsafe-GO rate is <= it (a finite-sample promise on the fit split), else the step with the lowest bound."""
+    if max_unsafe_bound is not None:
+        figures = [figures_at(split, t) for t in walk]
+        bounds = [f.unsafe_go.upper_bound() for f in figures]
+        promised = [i for i, bound in enumerate(bounds) if bound <= max_unsafe_bound]
+        if promised:
+            return max(promised, key=lambda i: (figures[i].availability.value or 0.0, -bounds[i], -i))
+        return min(range(len(walk)), key=lambda i: (bounds[i], i))
     scores = [precision_recall(figures_at(split, t)) for t in walk]
     safe = [i for i, (precision, recall) in enumerate(scores) if recall >= target_recall and precision >= min_precision]
     if safe:
@@ -235,19 +246,20 @@ def plot(walk: list[dict[str, float]], splits: list[Split], chosen: int, config:
 
 
 def fit(segmenter: Segmenter, data: Path, fit_split: str, report_split: str, target_recall: float,
-        min_precision: float) -> tuple[dict[str, Any], list[Split], list[dict[str, float]], GateConfig]:
+        min_precision: float, max_unsafe_bound: float | None = None
+        ) -> tuple[dict[str, Any], list[Split], list[dict[str, float]], GateConfig]:
     """Measure both splits, walk and choose on the fit split; returns the report, the splits, the walk and the
     chosen gate."""
     base = segmenter.contract.gate_config()
     splits = [measure_split(segmenter, data, name, base) for name in dict.fromkeys((fit_split, report_split))]
     walk = greedy_walk(splits[0])
-    chosen = choose(walk, splits[0], target_recall, min_precision)
+    chosen = choose(walk, splits[0], target_recall, min_precision, max_unsafe_bound)
     config = dataclasses.replace(base, **config_fields(walk[chosen]), min_sharpness=sharpness_floor(splits[0]))
     results = {split.name: {"frames": len(split.frames), "data_hash": split.data_hash,
                             **gate_figures(split, config).as_json()} for split in splits}
     report = {
         "data": data.name, "failure": failure_definition(), "fit_split": fit_split, "report_split": report_split,
-        "target_recall": target_recall, "min_precision": min_precision,
+        "target_recall": target_recall, "min_precision": min_precision, "max_unsafe_go_bound": max_unsafe_bound,
         "gate_config": {**config_fields(walk[chosen]), "min_sharpness": config.min_sharpness}, "results": results,
         "walk": [{"thresholds": config_fields(t), **dict(zip(("precision", "recall"), precision_recall(
             figures_at(splits[0], t)), strict=True))} for t in walk],
@@ -280,6 +292,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--report-split", default="test")
     parser.add_argument("--target-recall", type=float, default=0.9)
     parser.add_argument("--min-precision", type=float, default=0.6)
+    parser.add_argument("--max-unsafe-go-bound", type=float, default=None, metavar="B",
+                        help="choose instead the most available step whose one-sided 95%% Clopper-Pearson upper "
+                             "bound on the fit split's unsafe-GO rate is <= B (e.g. 0.05)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--write-model", nargs="?", const="", default=None, metavar="DIR",
                         help="store the chosen gate in this model folder's contract (no DIR: the --model folder)")
@@ -288,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     segmenter = Segmenter.load(args.model)
     report, splits, walk, config = fit(segmenter, args.data, args.fit_split, args.report_split, args.target_recall,
-                                       args.min_precision)
+                                       args.min_precision, args.max_unsafe_go_bound)
     provenance = machine()
     report = {"model": str(args.model), **report, "machine": provenance,
               "wall_s": round(time.perf_counter() - started, 1)}
@@ -298,7 +313,8 @@ def main(argv: list[str] | None = None) -> None:
             "by": "benchmarks/gate_fit.py", "fit_split": args.fit_split, "report_split": args.report_split,
             "data": args.data.name, "data_hash": {split.name: split.data_hash for split in splits},
             "target_recall": args.target_recall, "min_precision": args.min_precision,
-            "failure": failure_definition(), "commit": provenance["commit"], "results": report["results"],
+            "max_unsafe_go_bound": args.max_unsafe_go_bound, "failure": failure_definition(),
+            "commit": provenance["commit"], "results": report["results"],
             "segmenter_sha256": segmenter.model_dir.sha256(segmenter.model_dir.segmenter_path.name)})
         report["written_to"] = str(target)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -312,19 +328,28 @@ def _rate(rate: dict[str, Any]) -> str:
     return str(Rate.from_json(rate))
 
 
+def _rule(report: dict[str, Any]) -> str:
+    if report.get("max_unsafe_go_bound") is not None:
+        return (f"for the highest GO availability whose unsafe-GO 95% upper bound is <= "
+                f"{report['max_unsafe_go_bound']}")
+    return f"for the highest NO-GO recall (>= {report['target_recall']}) at precision >= {report['min_precision']}"
+
+
 def markdown(report: dict[str, Any]) -> str:
     lines = [f"# GO / NO-GO gate fitted on {report['data']} {report['fit_split']}, reported on "
              f"{report['report_split']}",
              "", f"Model `{report['model']}`; true failure = {report['failure']} (frames without an active object "
-             f"count in no rate); thresholds chosen on {report['fit_split']} for the highest NO-GO recall "
-             f"(>= {report['target_recall']}) at precision >= {report['min_precision']} (`benchmarks/gate_fit.py`, "
-             f"commit {report['machine']['commit']}). Rates with their counts (count/of).", "",
-             "| split | frames | true failures | GO | unsafe-GO rate | GO availability | NO-GO | NO-GO precision | "
-             "NO-GO recall | no active object (GO) |", "|---|---|---|---|---|---|---|---|---|---|"]
+             f"count in no rate); thresholds chosen on {report['fit_split']} {_rule(report)} "
+             f"(`benchmarks/gate_fit.py`, commit {report['machine']['commit']}). Rates with their counts "
+             "(count/of); the unsafe-GO rate's one-sided 95% Clopper-Pearson upper bound beside it.", "",
+             "| split | frames | true failures | GO | unsafe-GO rate | its 95% upper bound | GO availability | NO-GO | "
+             "NO-GO precision | NO-GO recall | no active object (GO) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for split, r in report["results"].items():
         role = "fit" if split == report["fit_split"] else "held out"
         lines.append(f"| {split} ({role}) | {r['frames']} | {r['true_failures']} | {r['go']} | "
-                     f"{_rate(r['unsafe_go_rate'])} | {_rate(r['go_availability'])} | {r['no_go']} | "
+                     f"{_rate(r['unsafe_go_rate'])} | {Rate.from_json(r['unsafe_go_rate']).upper_bound():.3f} | "
+                     f"{_rate(r['go_availability'])} | {r['no_go']} | "
                      f"{_rate(r['no_go_precision'])} | {_rate(r['no_go_recall'])} | "
                      f"{r['without_target']['frames']} ({r['without_target']['go']}) |")
     where = f"stored in `{report['written_to']}`" if report.get("written_to") else "not written to a model folder"

@@ -68,8 +68,9 @@ def test_offline_replay_scores_every_frame(bag, tiny_export, tmp_path) -> None:
     assert set(report["metrics"]) >= {"p-mIoU", "n-mIoU", "p-cIoU", "n-cIoU", "gIoU", "Acc"}
     assert report["metrics"]["entries"] == 16  # 4 frames x 4 objects
     assert all(0 <= f["p_iou"] <= 1 and f["latency_ms"] > 0 for f in report["frames_detail"])
-    for name in ("unsafe_go_rate", "go_availability", "no_go_precision", "no_go_recall"):
-        assert set(gate[name]) == {"rate", "count", "of"}
+    for name in ("go_availability", "no_go_precision", "no_go_recall"):
+        assert set(gate[name]) == {"rate", "count", "of", "ci95"}
+    assert set(gate["unsafe_go_rate"]) == {"rate", "count", "of", "ci95", "upper95"}
     assert gate["unsafe_go_rate"]["of"] == gate["go"] and gate["no_go_recall"]["of"] == gate["true_failures"]
     written = json.loads((tmp_path / "replay" / "replay.json").read_text())
     assert written["frames"] == 4 and (tmp_path / "replay" / "overlay.mp4").stat().st_size > 0

@@ -23,6 +23,7 @@ from actiseg_core.evaluation import (
     Answer,
     FrameTruth,
     GateFigures,
+    Rate,
     Scorer,
     frame_p_iou,
     palette_labels,
@@ -267,10 +268,21 @@ def test_unsafe_go_and_availability_on_hand_made_frames() -> None:
     assert (figures.no_go_precision.count, figures.no_go_precision.of) == (1, 2)
     assert (figures.no_go_recall.count, figures.no_go_recall.of) == (1, 2)
     json_figures = figures.as_json()
-    assert json_figures["unsafe_go_rate"] == {"rate": 0.5, "count": 1, "of": 2}
+    assert json_figures["unsafe_go_rate"] == {"rate": 0.5, "count": 1, "of": 2, "ci95": [0.0126, 0.9874],
+                                              "upper95": 0.9747}
     assert json_figures["failure"] == "frame p-IoU < 0.5"
     # the ActionVOS metrics saw every frame, the unanswered one as an empty prediction
     assert scorer.results()["model"].n_entries == 12
+
+
+def test_rates_carry_exact_clopper_pearson_bounds() -> None:
+    """No failure in n GO frames promises an unsafe-GO rate below 1 - 0.05^(1/n), not 0 (the rule of three)."""
+    none_of_287 = Rate(0, 287)
+    assert none_of_287.upper_bound() == pytest.approx(1 - 0.05 ** (1 / 287)) and none_of_287.interval()[0] == 0.0
+    assert Rate(5, 5).upper_bound() == 1.0 and Rate(5, 5).interval() == pytest.approx((0.025 ** (1 / 5), 1.0))
+    lower, upper = Rate(12, 300).interval()
+    assert lower < 12 / 300 < Rate(12, 300).upper_bound() < upper  # one-sided is tighter than two-sided
+    assert Rate(0, 0).interval() is None and Rate(0, 0).upper_bound() == 1.0
 
 
 def test_rates_without_a_population_are_undefined_not_zero() -> None:

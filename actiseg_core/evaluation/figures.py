@@ -9,6 +9,9 @@ Over the frames with a target:
 * **GO availability** = GO verdicts among the good frames (higher is better);
 * **NO-GO precision** = failing frames among the NO-GO verdicts; **NO-GO recall** = NO-GO verdicts among the
   failing frames.
+
+Each rate carries its exact (Clopper-Pearson) 95% interval, and the unsafe-GO rate also its one-sided 95% upper
+bound: what a calibration can promise about a rate measured on a few hundred frames.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.stats import beta
 
 from actiseg_core.evaluation.frames import FAILURE_P_IOU, FrameScore, failing
 
@@ -34,9 +38,25 @@ class Rate:
     def value(self) -> float | None:
         return self.count / self.of if self.of else None
 
+    def interval(self, confidence: float = 0.95) -> tuple[float, float] | None:
+        """The exact two-sided Clopper-Pearson interval of the true rate; None when ``of`` is 0."""
+        if not self.of:
+            return None
+        tail = (1.0 - confidence) / 2
+        lower = float(beta.ppf(tail, self.count, self.of - self.count + 1)) if self.count else 0.0
+        return lower, self.upper_bound(1.0 - tail)
+
+    def upper_bound(self, confidence: float = 0.95) -> float:
+        """The one-sided Clopper-Pearson upper bound: the true rate is below it with ``confidence`` (1.0 if
+        ``of`` is 0: nothing measured, nothing promised)."""
+        if self.count >= self.of:
+            return 1.0
+        return float(beta.ppf(confidence, self.count + 1, self.of - self.count))
+
     def as_json(self) -> dict[str, Any]:
-        value = self.value
-        return {"rate": None if value is None else round(value, 4), "count": self.count, "of": self.of}
+        value, interval = self.value, self.interval()
+        return {"rate": None if value is None else round(value, 4), "count": self.count, "of": self.of,
+                "ci95": None if interval is None else [round(bound, 4) for bound in interval]}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Rate:
@@ -94,12 +114,14 @@ class GateFigures:
         return {"failure": failure_definition(), "verdicts": self.verdicts, "go": self.go, "no_go": self.no_go,
                 "true_failures": self.failures, "good_frames": self.good,
                 "without_target": {"frames": self.without_target, "go": self.without_target_go},
-                "unsafe_go_rate": self.unsafe_go.as_json(), "go_availability": self.availability.as_json(),
+                "unsafe_go_rate": {**self.unsafe_go.as_json(), "upper95": round(self.unsafe_go.upper_bound(), 4)},
+                "go_availability": self.availability.as_json(),
                 "no_go_precision": self.no_go_precision.as_json(), "no_go_recall": self.no_go_recall.as_json()}
 
     def summary(self) -> str:
         """One line for a terminal."""
-        line = (f"gate: GO {self.go} / NO-GO {self.no_go}; unsafe-GO rate {self.unsafe_go}, GO availability "
+        line = (f"gate: GO {self.go} / NO-GO {self.no_go}; unsafe-GO rate {self.unsafe_go} (95% upper bound "
+                f"{self.unsafe_go.upper_bound():.3f}), GO availability "
                 f"{self.availability}, NO-GO precision {self.no_go_precision}, recall {self.no_go_recall} "
                 f"(failure: {failure_definition()})")
         if self.without_target:
