@@ -110,8 +110,8 @@ class SegmenterNode(Node):
         self.processor = StreamProcessor(segmenter, gate, tuple(contract["vocabulary"]), p["enforce_vocabulary"],
                                          require_stamps=True)
         if segmenter.contract.gate.fitted is None:
-            self.get_logger().warning(f"{model_dir}: no gate was fitted for this model; GO checks only presence and "
-                                      f"age (fit one: benchmarks/gate_fit.py --model {model_dir})")
+            self.get_logger().warning(f"{model_dir}: no gate was fitted for this model; GO checks only presence, "
+                                      f"age and the input checks (fit one: benchmarks/gate_fit.py --model {model_dir})")
         self.max_pixels = p["max_image_pixels"]
         self.min_period_s = 1.0 / p["max_rate_hz"] if p["max_rate_hz"] > 0 else 0.0
         self.last_inference_ms = 0.0
