@@ -3,6 +3,8 @@
 Computed per frame from the main head's per-object probabilities at the model's resolution and the positive
 scores, in the paper's p / n terms (003 Sec. V-G: p-side errors misplace contact, n-side errors cause collisions):
 
+* target: at least one active object must be something other than the robot's own hand (``no_target_object``): a
+  mask of the gripper alone gives a planner nothing to grasp, however confident it is;
 * p-side: the least confident active object's mean probability inside its own mask (``mask_confidence``), the
   lowest positive score among active objects (``positive_score``), the highest among objects judged inactive
   (``inactive_score``: an object the model half-believes is active may be a missed target), and the active area as
@@ -40,9 +42,9 @@ from actiseg_core.uncertainty import uncertain_set
 #: every reason code a NO-GO can carry, in the order checks run
 REASONS = (
     "image_too_dark", "image_overexposed", "image_flat", "image_blurred", "frozen_image",
-    "no_active_object", "low_mask_confidence", "low_positive_score", "ambiguous_inactive_object", "area_too_small",
-    "area_too_large", "fragmented_mask", "leakage_onto_inactive", "overlapping_objects", "uncertain_boundary",
-    "unstable_mask", "stale_narration", "stale_image", "future_image_stamp",
+    "no_active_object", "no_target_object", "low_mask_confidence", "low_positive_score", "ambiguous_inactive_object",
+    "area_too_small", "area_too_large", "fragmented_mask", "leakage_onto_inactive", "overlapping_objects",
+    "uncertain_boundary", "unstable_mask", "stale_narration", "stale_image", "future_image_stamp",
 )
 
 
@@ -68,6 +70,7 @@ class GateConfig:
     max_overlap: float = 1.0
     max_boundary_uncertainty: float = 1.0
     min_temporal_iou: float = 0.0
+    require_target: bool = True
     max_narration_age_s: float = 60.0
     max_image_age_s: float = 0.5
     max_future_stamp_s: float = 0.25
@@ -100,6 +103,7 @@ class GateFeatures:
     contrast: float = math.nan
     sharpness: float = math.nan
     repeated_frames: float = math.nan  # how many frames before this one had the same bytes, in a row
+    target_active: float = math.nan  # 1 if an active object is not the robot's hand, 0 if none is
 
 
 @dataclass(frozen=True)
@@ -139,7 +143,7 @@ class GateDecision:
 def measure(object_probabilities: np.ndarray, positive_scores: np.ndarray, pixel_threshold: float,
             positive_threshold: float, config: GateConfig, previous_union: np.ndarray | None = None,
             narration_age_s: float = 0.0, image_age_s: float = 0.0, image: ImageStatistics | None = None,
-            repeated_frames: int = 0) -> tuple[GateFeatures, np.ndarray]:
+            repeated_frames: int = 0, hand: np.ndarray | None = None) -> tuple[GateFeatures, np.ndarray]:
     """Features of one frame and its active union mask ([h, w] bool).
 
     Args:
@@ -178,6 +182,7 @@ def measure(object_probabilities: np.ndarray, positive_scores: np.ndarray, pixel
         image_age_s=float(image_age_s),
         **({} if image is None else {"brightness": image.brightness, "contrast": image.contrast,
                                      "sharpness": image.sharpness, "repeated_frames": float(repeated_frames)}),
+        **({} if hand is None else {"target_active": float((active & ~np.asarray(hand, bool)).any())}),
     )
     return features, union
 
@@ -188,6 +193,7 @@ def failed_checks(features: GateFeatures, config: GateConfig) -> tuple[str, ...]
     if math.isnan(f.positive_score):
         return _input_reasons(f, c) + ("no_active_object",) + _age_reasons(f, c)
     failed = {
+        "no_target_object": c.require_target and f.target_active == 0.0,
         "low_mask_confidence": f.mask_confidence < c.min_mask_confidence,
         "low_positive_score": f.positive_score < c.min_positive_score,
         "ambiguous_inactive_object": f.inactive_score > c.max_inactive_score,
@@ -233,8 +239,9 @@ class Gate:
 
     def decide(self, object_probabilities: np.ndarray, positive_scores: np.ndarray, narration: str,
                narration_age_s: float = 0.0, image_age_s: float = 0.0,
-               image: ImageStatistics | None = None) -> GateDecision:
-        """The verdict on one frame; ``image``: the frame's statistics (None: the input checks cannot fire)."""
+               image: ImageStatistics | None = None, hand: np.ndarray | None = None) -> GateDecision:
+        """The verdict on one frame; ``image``: the frame's statistics (None: the input checks cannot fire);
+        ``hand``: [K] bool, which candidates are the robot's own hand (None: the target check cannot fire)."""
         if image is not None:
             self._repeats = self._repeats + 1 if image.digest == self._digest else 0
             self._digest = image.digest
@@ -244,7 +251,7 @@ class Gate:
             self._previous.shape == object_probabilities.shape[1:] else None
         features, union = measure(object_probabilities, positive_scores, self.pixel_threshold,
                                   self.positive_threshold, self.config, previous, narration_age_s, image_age_s,
-                                  image, self._repeats)
+                                  image, self._repeats, hand)
         self._previous = union
         reasons = failed_checks(features, self.config)
         return GateDecision(go=not reasons, reasons=reasons, features=features, union_mask=union)

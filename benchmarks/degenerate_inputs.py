@@ -3,7 +3,7 @@
     python benchmarks/degenerate_inputs.py [--data data/actiseg_sim] [--out benchmarks/results]
 
 Each input goes through :class:`actiseg_core.stream.StreamProcessor` (the node's logic, the folder's gate) with the
-narration "pick up the red block" and the folder's vocabulary as candidates: all black (a covered or dead camera),
+narration and candidate objects of a real ActiSeg-Sim val clip: all black (a covered or dead camera),
 all white (blown out), uniform grey (a lens cap, a flat wall), uniform noise (a broken sensor link), a real
 ActiSeg-Sim val frame sent twice (a frozen driver), the same frame under a heavy blur (defocus), and the frame
 itself once as the control. Writes ``degenerate_inputs.json`` and ``.md``.
@@ -25,7 +25,6 @@ from actiseg_core.stream import StreamProcessor
 
 REPO = Path(__file__).resolve().parents[1]
 FOLDERS = (REPO / "models" / "default_int8", REPO / "models" / "default")
-NARRATION = "pick up the red block"
 
 
 def inputs(frame: np.ndarray) -> dict[str, list[np.ndarray]]:
@@ -39,12 +38,12 @@ def inputs(frame: np.ndarray) -> dict[str, list[np.ndarray]]:
             "heavy blur (Gaussian, radius 8)": [blurred]}
 
 
-def verdicts(folder: Path, frame: np.ndarray) -> dict[str, dict[str, object]]:
+def verdicts(folder: Path, frame: np.ndarray, narration: str, names: list[str]) -> dict[str, dict[str, object]]:
     segmenter = Segmenter.load(folder)
     results = {}
     for case, frames in inputs(frame).items():
         processor = StreamProcessor(segmenter)
-        processor.set_narration(NARRATION, [], 1.0)
+        processor.set_narration(narration, names, 1.0)
         for index, image in enumerate(frames):
             result = processor.process(image, 1.0 + 0.1 * index, 1.0 + 0.1 * index)
         active = [name for name, is_active in zip(result.object_names, result.active, strict=True) if is_active]
@@ -55,9 +54,10 @@ def verdicts(folder: Path, frame: np.ndarray) -> dict[str, dict[str, object]]:
 
 def markdown(report: dict) -> str:
     lines = ["# Degenerate camera inputs", "", f"`python benchmarks/degenerate_inputs.py` (commit "
-             f"{report['machine']['commit']}): narration \"{NARRATION}\", the folder's vocabulary as candidates, "
-             "the folder's own gate, the node's logic (`StreamProcessor`). A GO here is unsafe: none of these frames "
-             "shows a scene to act on (the control excepted).", ""]
+             f"{report['machine']['commit']}): narration \"{report['narration']}\" with candidates "
+             f"{', '.join(report['candidates'])} (the clip of `{report['frame']}`, the control), the folder's own "
+             "gate, the node's logic (`StreamProcessor`). A GO here is unsafe: none of these frames shows a scene to "
+             "act on (the control excepted).", ""]
     for folder, results in report["folders"].items():
         lines += [f"## `{folder}`", "",
                   "| input | verdict | reasons | objects judged active | highest positive score |",
@@ -80,10 +80,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     dataset = ActionVOSDataset(args.data, "val")
-    frame = dataset.load_image(dataset.frames[0])
-    report = {"frame": f"val/{dataset.frames[0].sequence.folder}/{dataset.frames[0].frame}",
-              "folders": {str(folder.relative_to(REPO)): verdicts(folder, frame) for folder in FOLDERS},
-              "machine": machine()}
+    ref = dataset.frames[0]
+    frame, names = dataset.load_image(ref), [obj.name for _, obj in sorted(ref.sequence.objects.items())]
+    report = {"frame": f"val/{ref.sequence.folder}/{ref.frame}", "narration": ref.sequence.narration,
+              "candidates": names, "machine": machine(),
+              "folders": {str(folder.relative_to(REPO)): verdicts(folder, frame, ref.sequence.narration, names)
+                          for folder in FOLDERS}}
     (args.out / "degenerate_inputs.json").write_text(json.dumps(report, indent=1))
     (args.out / "degenerate_inputs.md").write_text(markdown(report))
     print(markdown(report))

@@ -98,8 +98,21 @@ def test_each_check_fires_alone() -> None:
     assert _reasons(clean, [0.99], OPEN, image_age_s=-0.3) == ("future_image_stamp",)  # beyond the 0.25 s tolerance
     assert _reasons(clean, [0.99], OPEN, image_age_s=-0.2) == ()
     inputs = {"image_too_dark", "image_overexposed", "image_flat", "image_blurred", "frozen_image"}
-    assert set(REASONS) == {*cases, *inputs, "uncertain_boundary", "unstable_mask", "stale_narration",
-                            "stale_image", "future_image_stamp"}
+    assert set(REASONS) == {*cases, *inputs, "no_target_object", "uncertain_boundary", "unstable_mask",
+                            "stale_narration", "stale_image", "future_image_stamp"}
+
+
+def test_a_mask_of_the_gripper_alone_is_no_go() -> None:
+    """Only the robot's hand active: nothing to grasp, however confident the mask (the narrated object was missed)."""
+    probabilities = frame(blob(10, 10, 12, 20), blob(25, 30, 8, 8))
+    gate = Gate(OPEN, 0.5, 0.75)
+    only_hand = gate.decide(probabilities, np.array([0.99, 0.1]), "take cup", hand=np.array([True, False]))
+    assert only_hand.reasons == ("no_target_object",) and only_hand.features.target_active == 0.0
+    both = gate.decide(probabilities, np.array([0.99, 0.95]), "take cup", hand=np.array([True, False]))
+    assert both.go and both.features.target_active == 1.0
+    assert gate.decide(probabilities, np.array([0.99, 0.1]), "take cup").go  # hand unknown: the check cannot fire
+    lenient = Gate(dataclasses.replace(OPEN, require_target=False), 0.5, 0.75)
+    assert lenient.decide(probabilities, np.array([0.99, 0.1]), "wave", hand=np.array([True, False])).go
 
 
 def _camera(value: float | None = None, seed: int = 0, blur: int = 0) -> np.ndarray:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from actiseg_core.contract import GRIPPER_NAME
 from actiseg_core.errors import ActiSegError
 from actiseg_core.gating import Gate, GateConfig, GateDecision
 from actiseg_core.input_sanity import image_statistics
@@ -88,17 +89,19 @@ class StreamProcessor:
         enforce_vocabulary: reject narrations whose candidate names are not in ``vocabulary`` (a robot that only
             knows some objects should not be asked about others).
         require_stamps: a frame stamped 0 is NO-GO ``unstamped_image`` (live streams; offline data has no stamps).
+        hand_names: the candidates that are the robot's own hand (the gate's target check needs another object).
     """
 
     def __init__(self, segmenter: Segmenter, gate_config: GateConfig | None = None,
                  vocabulary: tuple[str, ...] | None = None, enforce_vocabulary: bool = False,
-                 require_stamps: bool = False) -> None:
+                 require_stamps: bool = False, hand_names: tuple[str, ...] = (GRIPPER_NAME,)) -> None:
         self.segmenter = segmenter
         config = gate_config if gate_config is not None else segmenter.contract.gate_config()
         self.gate = Gate(config, segmenter.pixel_threshold, segmenter.positive_threshold)
         self.vocabulary = tuple(vocabulary if vocabulary is not None else segmenter.contract.vocabulary)
         self.enforce_vocabulary = enforce_vocabulary
         self.require_stamps = require_stamps
+        self.hand_names = frozenset(normalise_text(name) for name in hand_names)
         self.narration: Narration | None = None
         self.narration_fault: str = ""
         self.faults: Counter[str] = Counter()  # input faults by reason (bad images, bad narrations, errors)
@@ -142,7 +145,9 @@ class StreamProcessor:
             return self._fault("inference_error", f"{type(exc).__name__}: {exc}")
         decision = self.gate.decide(prediction.object_probabilities, prediction.positive_scores, narration.text,
                                     narration_age_s=max(_age(now_s, narration.stamp_s), 0.0),
-                                    image_age_s=_age(now_s, image_stamp_s), image=image_statistics(image))
+                                    image_age_s=_age(now_s, image_stamp_s), image=image_statistics(image),
+                                    hand=np.array([normalise_text(name) in self.hand_names
+                                                   for name in narration.object_names], bool))
         if self.require_stamps and not image_stamp_s > 0.0:
             decision = replace(decision, go=False, reasons=(*decision.reasons, "unstamped_image"))
         self.verdicts.update(decision.reasons)
