@@ -31,6 +31,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from provenance import machine  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
 
+from actiseg_core.stream import CAMERA_SILENT  # noqa: E402
+
 RESULTS = Path(__file__).parent / "results"
 NAMES = "milk carton,robot hand,plate,ball"
 
@@ -64,7 +66,7 @@ def run(args: argparse.Namespace) -> dict[str, object]:
 
 
 def summarise(recorded: dict, published: dict, node_log: str, args: argparse.Namespace) -> dict[str, object]:
-    answers = recorded["answers"]
+    answers = [a for a in recorded["answers"] if CAMERA_SILENT not in a["reasons"]]  # frames' answers only
     if not answers:
         raise SystemExit(f"the node answered nothing; its log:\n{node_log[-3000:]}")
     stamps = np.array([a["stamp_ns"] for a in answers], np.int64)
@@ -101,7 +103,8 @@ def markdown(report: dict) -> str:
         "# ROS node end-to-end latency (separate processes over DDS)", "",
         f"{s['image']} at {s['rate_hz']:g} Hz, K = {s['queries']}, {s['duration_s']:g} s, node on "
         f"{s['node_threads']} onnxruntime threads, image QoS {s['image_qos']}, Fast DDS transports {s['transport']}. "
-        f"Machine: {m['cpu']}, {m['cores']} cores (publisher, node and listener share them), commit {m['commit']}, "
+        f"Machine: {m['cpu']} ({', '.join(m.get('isa', [])) or 'instruction set not recorded'}), {m['cores']} "
+        f"cores (publisher, node and listener share them), commit {m['commit']}, "
         f"{report['measured_at']} (`benchmarks/ros_latency.py`).", "",
         "| published | answered | p50 ms | p90 ms | p99 ms | max ms | model p50 ms |", "|---|---|---|---|---|---|---|",
         f"| {report['published']} | {report['answered']} ({100 * report['answered_fraction']:.1f}%) | {lat['p50']} | "
