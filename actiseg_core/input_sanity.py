@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 #: sample every STRIDE-th row and column: the full frame would add cost, not information
-STRIDE = 2
+STRIDE = 4
 #: ITU-R BT.601 luma weights
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
