@@ -102,6 +102,7 @@ class StreamProcessor:
         self.enforce_vocabulary = enforce_vocabulary
         self.require_stamps = require_stamps
         self.hand_names = frozenset(normalise_text(name) for name in hand_names)
+        self._hand = np.zeros(0, bool)  # [K] which of the current narration's candidates are the robot's hand
         self.narration: Narration | None = None
         self.narration_fault: str = ""
         self.faults: Counter[str] = Counter()  # input faults by reason (bad images, bad narrations, errors)
@@ -125,6 +126,7 @@ class StreamProcessor:
             self.faults["invalid_narration"] += 1
             return str(exc)
         self.narration, self.narration_fault = Narration(str(text), names, stamp_s), ""
+        self._hand = np.array([normalise_text(name) in self.hand_names for name in names], bool)
         return ""
 
     def process(self, image: np.ndarray | InputError, image_stamp_s: float, now_s: float) -> FrameResult:
@@ -146,8 +148,7 @@ class StreamProcessor:
         decision = self.gate.decide(prediction.object_probabilities, prediction.positive_scores, narration.text,
                                     narration_age_s=max(_age(now_s, narration.stamp_s), 0.0),
                                     image_age_s=_age(now_s, image_stamp_s), image=image_statistics(image),
-                                    hand=np.array([normalise_text(name) in self.hand_names
-                                                   for name in narration.object_names], bool))
+                                    hand=self._hand)
         if self.require_stamps and not image_stamp_s > 0.0:
             decision = replace(decision, go=False, reasons=(*decision.reasons, "unstamped_image"))
         self.verdicts.update(decision.reasons)
