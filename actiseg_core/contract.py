@@ -83,6 +83,11 @@ class GateSpec:
     thresholds: dict[str, float] = field(default_factory=dict)
     fitted: dict[str, Any] | None = None
 
+    def kept_for(self, segmenter_sha256: str) -> GateSpec:
+        """This gate if it was fitted for the segmenter graph with ``segmenter_sha256``, else an unfitted one: a
+        gate is fitted for one graph, so a re-export or requantization keeps it only for the very same graph."""
+        return self if (self.fitted or {}).get("segmenter_sha256") == segmenter_sha256 else GateSpec()
+
 
 @dataclass(frozen=True)
 class Contract:
@@ -152,6 +157,14 @@ def read_contract(model_dir: Path | str) -> Contract:
     if "contract" not in metadata:
         raise ContractError(f"{path}: no contract section (exported by an older version: export it again)")
     return Contract.from_dict(metadata["contract"])
+
+
+def earlier_contract(model_dir: Path | str) -> Contract | None:
+    """The contract of an earlier export in ``model_dir``, if it has a readable one (None otherwise)."""
+    try:
+        return read_contract(model_dir)
+    except ContractError:
+        return None
 
 
 def write_gate(model_dir: Path | str, thresholds: dict[str, float], fitted: dict[str, Any]) -> Contract:

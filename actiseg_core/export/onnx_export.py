@@ -39,7 +39,7 @@ from torch.nn import functional as F
 
 from actiseg_core.atomic import atomic_write_bytes, atomic_write_json
 from actiseg_core.cli_util import OneLineParser, run_command
-from actiseg_core.contract import METADATA_FILE, Contract, read_contract
+from actiseg_core.contract import METADATA_FILE, Contract, earlier_contract
 from actiseg_core.errors import ActiSegError
 from actiseg_core.export.contract_defaults import checkpoint_contract, deployment_tokenizer_json
 from actiseg_core.export.processing_graphs import (
@@ -147,7 +147,7 @@ def export_segmenter(checkpoint: Path, out_dir: Path, opset: int = 18,
     state = load_checkpoint(checkpoint)
     segmenter = model_from_checkpoint(state, checkpoint)
     config = segmenter.config
-    previous = _previous_contract(out_dir)
+    previous = earlier_contract(out_dir)
     if vocabulary is None and previous is not None:
         vocabulary = previous.vocabulary
     contract = checkpoint_contract(config.input_height, config.input_width, vocabulary)
@@ -162,8 +162,8 @@ def export_segmenter(checkpoint: Path, out_dir: Path, opset: int = 18,
         raise ActiSegError(f"onnxruntime disagrees with torch beyond tolerance: {_format(failed)}; "
                            f"nothing written to {out_dir}")
     segmenter_sha256 = hashlib.sha256(segmenter_bytes).hexdigest()
-    if previous is not None and (previous.gate.fitted or {}).get("segmenter_sha256") == segmenter_sha256:
-        contract = replace(contract, gate=previous.gate)
+    if previous is not None:
+        contract = replace(contract, gate=previous.gate.kept_for(segmenter_sha256))
 
     result = ExportResult(out_dir=out_dir, segmenter_path=out_dir / SEGMENTER_FILE,
                           tokenizer_path=out_dir / contract.text_encoder.tokenizer,
@@ -181,14 +181,6 @@ def export_segmenter(checkpoint: Path, out_dir: Path, opset: int = 18,
               "data_hash": state.get("data_hash")}
     atomic_write_json(result.metadata_path, _metadata(segmenter, contract, source, opset, parity, graphs))
     return result
-
-
-def _previous_contract(out_dir: Path) -> Contract | None:
-    """The contract of an earlier export in ``out_dir``, if it has a readable one."""
-    try:
-        return read_contract(out_dir)
-    except ActiSegError:
-        return None
 
 
 def is_current_export(checkpoint: Path, out_dir: Path) -> bool:

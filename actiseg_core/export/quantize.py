@@ -30,7 +30,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from actiseg_core.atomic import atomic_write_bytes, atomic_write_json
 from actiseg_core.cli_util import OneLineParser, positive_int, run_command
-from actiseg_core.contract import METADATA_FILE, GateSpec, read_contract
+from actiseg_core.contract import METADATA_FILE, GateSpec, earlier_contract
 from actiseg_core.data.loader import ActionVOSDataset
 from actiseg_core.errors import ActiSegError
 from actiseg_core.runtime import Segmenter
@@ -105,7 +105,9 @@ def quantize_model_folder(model: Path, out: Path, data: Path, split: str = "trai
     atomic_write_bytes(out / segmenter_name, graph)
     metadata = json.loads(json.dumps(reference.model_dir.metadata))
     metadata["sha256"][segmenter_name] = file_sha256(out / segmenter_name)
-    metadata["contract"]["gate"] = asdict(_own_gate(out, metadata["sha256"][segmenter_name]))
+    previous = earlier_contract(out)
+    gate = previous.gate.kept_for(metadata["sha256"][segmenter_name]) if previous is not None else GateSpec()
+    metadata["contract"]["gate"] = asdict(gate)
     info = {"method": "onnxruntime static, QDQ, int8 weights per channel, uint8 activations, MinMax",
             "calibration": {"data": data.name, "split": split, "frames": len(feeds)}, "source_folder": str(model),
             "source_sha256": folder.sha256(segmenter_name)}
@@ -115,15 +117,6 @@ def quantize_model_folder(model: Path, out: Path, data: Path, split: str = "trai
     metadata["quantization"] = info
     atomic_write_json(out / METADATA_FILE, metadata)
     return info
-
-
-def _own_gate(out: Path, segmenter_sha256: str) -> GateSpec:
-    """The gate of an earlier int8 folder in ``out`` if it was fitted for this very graph, else an unfitted one."""
-    try:
-        gate = read_contract(out).gate
-    except ActiSegError:
-        return GateSpec()
-    return gate if (gate.fitted or {}).get("segmenter_sha256") == segmenter_sha256 else GateSpec()
 
 
 def is_current_int8(model: Path, out: Path) -> bool:
