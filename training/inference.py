@@ -15,7 +15,8 @@ import torch
 from torch.nn import functional as F
 
 from actiseg_core.contract import PIXEL_THRESHOLD, POSITIVE_THRESHOLD
-from actiseg_core.evaluation import Answer, FrameTruth, Scorer
+from actiseg_core.evaluation import Answer, Scorer
+from actiseg_core.evaluation.split import reference_truth
 from actiseg_core.metrics import ActionVOSMetrics, predicted_label_map
 from actiseg_core.runtime.backends.base import Backend
 from actiseg_core.runtime.backends.torch_backend import TorchBackend
@@ -45,9 +46,5 @@ def evaluate_split(predictor: Backend, frames: FrameDataset) -> dict[str, Action
         # runtime labels (k + 1 = query k), as the deployment postprocess graph paints them
         label_map = predicted_label_map(probabilities, range(1, len(objects) + 1), positive_scores, PIXEL_THRESHOLD,
                                         POSITIVE_THRESHOLD)
-        truth = FrameTruth(sequence=ref.sequence.folder, frame=ref.frame, labels=gt,
-                           object_ids=tuple(obj.index for obj in objects),
-                           positives={obj.index: obj.positive for obj in objects},
-                           hand_ids=tuple(obj.index for obj in objects if obj.class_id in frames.hand_ids))
-        scorer.add(truth, Answer(label_map=label_map))
+        scorer.add(reference_truth(ref, objects, gt, frames.hand_ids), Answer(label_map=label_map))
     return scorer.metrics

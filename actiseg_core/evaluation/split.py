@@ -7,9 +7,12 @@ narration age).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
-from actiseg_core.data.loader import ActionVOSDataset
+import numpy as np
+
+from actiseg_core.data.layout import ObjectInfo
+from actiseg_core.data.loader import ActionVOSDataset, FrameRef
 from actiseg_core.data.split_info import hand_class_ids
 from actiseg_core.evaluation.frames import FrameTruth
 from actiseg_core.evaluation.scorer import Scorer
@@ -29,11 +32,18 @@ def split_stream(dataset: ActionVOSDataset) -> Iterator[StreamItem]:
         if ref.sequence is not previous:
             narration = Narration(ref.sequence.narration, tuple(obj.name for obj in objects), 0.0)
             previous = ref.sequence
-        truth = FrameTruth(sequence=ref.sequence.folder, frame=ref.frame, labels=dataset.load_labels(ref),
-                           object_ids=tuple(obj.index for obj in objects),
-                           positives={obj.index: obj.positive for obj in objects},
-                           hand_ids=tuple(obj.index for obj in objects if obj.class_id in hand_ids))
+        truth = reference_truth(ref, objects, dataset.load_labels(ref), hand_ids)
         yield StreamItem(truth=truth, image=dataset.load_image(ref), stamp_s=0.0, narration=narration, ref=ref)
+
+
+def reference_truth(ref: FrameRef, objects: Sequence[ObjectInfo], labels: np.ndarray,
+                    hand_ids: frozenset[int]) -> FrameTruth:
+    """The truth of an annotated frame whose candidates are ``objects``, in query order (hand-class ids: the objects
+    the "gripper-only" reference keeps)."""
+    return FrameTruth(sequence=ref.sequence.folder, frame=ref.frame, labels=labels,
+                      object_ids=tuple(obj.index for obj in objects),
+                      positives={obj.index: obj.positive for obj in objects},
+                      hand_ids=tuple(obj.index for obj in objects if obj.class_id in hand_ids))
 
 
 def score_split(segmenter: Segmenter, dataset: ActionVOSDataset, gate_config: GateConfig | None = None,
