@@ -6,12 +6,15 @@ the determinism check and the proof that results do not depend on worker schedul
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
@@ -120,6 +123,22 @@ def test_same_seed_is_byte_identical(rendered: Path, tmp_path: Path) -> None:
     first, second = _files(rendered), _files(again)
     assert first.keys() == second.keys()
     assert [name for name in first if first[name] != second[name]] == []
+
+
+def test_v1_renders_as_it_did_before_v2(tmp_path: Path) -> None:
+    """v1 stays reproducible: clip 0 of train and val (seed 0) against a reference recorded at commit 7f6624c.
+
+    Records, label maps and robot-part masks must match byte for byte; the JPEG frames are compared as 16x9
+    box-filtered thumbnails within 2 grey levels, because llvmpipe's shading may round differently on another CPU.
+    """
+    reference = json.loads((Path(__file__).parent / "fixtures" / "v1_render_reference.json").read_text())
+    for split in ("train", "val"):
+        render_split(tmp_path, split, 1, reference["seed"], workers=1, frames_per_clip=10, progress=False)
+    for name, digest in reference["exact"].items():
+        assert hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() == digest, name
+    for name, thumbnail in reference["rgb_thumbnails"].items():
+        small = np.asarray(Image.open(tmp_path / name).convert("RGB").resize((16, 9), Image.BOX), dtype=float)
+        assert np.abs(small - np.asarray(thumbnail)).max() <= 2.0, name
 
 
 def test_resume_redoes_only_the_unfinished_clip(rendered: Path, sequences: list[Sequence], tmp_path: Path) -> None:

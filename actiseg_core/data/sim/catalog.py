@@ -1,5 +1,7 @@
-"""What ActiSeg-Sim scenes are made of: object classes with their names, robots, textures.
+"""What ActiSeg-Sim scenes are made of: object classes with their names, embodiments, textures.
 
+A :class:`Catalog` is one version of the benchmark's contents; this module holds the types and v1's catalog
+(:data:`V1`: robosuite's own objects and arms), :mod:`catalog_v2` the asset-pack catalog of v2.
 Every class carries several names (synonyms) because text prompt noise (Alg. 1) substitutes names within a class
 and flips to names of other classes; a name belongs to exactly one class so a flip is never a synonym. The gripper
 is a class too: it plays the role of VISOR's hands and is annotated (active, handbox=1) in every clip.
@@ -9,11 +11,15 @@ Class ids are fixed here, so they are stable across renders and splits.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from actiseg_core.data.classes import ClassMap, ObjectClass
-from actiseg_core.data.sim.assets import robosuite
+from actiseg_core.data.sim.assets import robosuite, texture_file
+from actiseg_core.errors import ActiSegError
+
+INSTANCE_SEPARATOR = "."  # a scene's second instance of kind "bowl" is labelled "bowl.2"
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,67 @@ class ObjectKind:
     graspable: bool = False
     container: bool = False
     preposition: str = "on"
+    colour: str | None = None  # the word that tells this look from other kinds of its class ("red" bowl)
+    source: str = "robosuite"  # where the mesh comes from (pack and path), for leak checks by mesh
+
+
+@dataclass(frozen=True)
+class Embodiment:
+    """An arm and the gripper or hand on it; ``gripper`` None is the arm's default gripper in robosuite."""
+
+    label: str
+    robot: str
+    gripper: str | None = None
+
+
+def kind_label(instance: str) -> str:
+    """The kind a scene's object instance label names: ``"bowl.2"`` -> ``"bowl"``."""
+    return instance.split(INSTANCE_SEPARATOR, 1)[0]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """One benchmark version's contents; scenes name kinds, embodiments and textures by label."""
+
+    version: str
+    gripper: ObjectClass
+    objects: tuple[ObjectKind, ...]
+    embodiments: tuple[Embodiment, ...]
+    table_textures: tuple[str, ...]
+    floor_textures: tuple[str, ...]
+    wall_textures: tuple[str, ...]
+    texture_path: Callable[[str], Path] = texture_file
+    _kinds: dict[str, ObjectKind] = field(init=False, repr=False, compare=False)
+    _embodiments: dict[str, Embodiment] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_kinds", {k.label: k for k in self.objects})
+        object.__setattr__(self, "_embodiments", {e.label: e for e in self.embodiments})
+
+    def kind(self, instance: str) -> ObjectKind:
+        """The kind of a scene's object instance (``"bowl"`` or ``"bowl.2"``)."""
+        label = kind_label(instance)
+        if label not in self._kinds:
+            raise ActiSegError(f"catalog {self.version} has no object kind {label!r}")
+        return self._kinds[label]
+
+    def embodiment(self, label: str) -> Embodiment:
+        if label not in self._embodiments:
+            raise ActiSegError(f"catalog {self.version} has no embodiment {label!r}")
+        return self._embodiments[label]
+
+    def class_map(self) -> ClassMap:
+        """The class map written to ``ImageSets/classes.json``: the gripper and every object class."""
+        classes = {self.gripper.class_id: self.gripper}
+        for kind in self.objects:
+            classes.setdefault(kind.class_id, ObjectClass(kind.class_id, class_label(kind), kind.names))
+        return classes
+
+
+def class_label(kind: ObjectKind) -> str:
+    """A class's label: the kind's label without its colour variant (``"bowl_red"`` -> ``"bowl"``)."""
+    suffix = f"_{kind.colour}"
+    return kind.label[: -len(suffix)] if kind.colour and kind.label.endswith(suffix) else kind.label
 
 
 def _xml_object(class_name: str) -> Callable[[str], Any]:
@@ -137,9 +204,17 @@ WALL_TEXTURES: tuple[str, ...] = (
     "white-bricks",
 )
 
+V1 = Catalog(
+    version="v1",
+    gripper=GRIPPER,
+    objects=OBJECTS,
+    embodiments=tuple(Embodiment(label, robot) for label, robot in ROBOTS.items()),
+    table_textures=TABLE_TEXTURES,
+    floor_textures=FLOOR_TEXTURES,
+    wall_textures=WALL_TEXTURES,
+)
+
 
 def class_map() -> ClassMap:
-    """The class map written to ``ImageSets/classes.json``: the gripper and every object class."""
-    classes = {GRIPPER.class_id: GRIPPER}
-    classes.update({k.class_id: ObjectClass(k.class_id, k.label, k.names) for k in OBJECTS})
-    return classes
+    """v1's class map (``ImageSets/classes.json``)."""
+    return V1.class_map()

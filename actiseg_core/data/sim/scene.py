@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from pathlib import Path
 
 import mujoco
 import numpy as np
 
 from actiseg_core.data.layout import ANNOTATION_HEIGHT, ANNOTATION_WIDTH
-from actiseg_core.data.sim.assets import robosuite, texture_file
-from actiseg_core.data.sim.catalog import OBJECTS_BY_LABEL, ROBOTS
+from actiseg_core.data.sim.assets import robosuite
+from actiseg_core.data.sim.catalog import V1, Catalog
 
 TABLE_SIZE = (0.8, 0.8, 0.05)
 TABLE_TOP_Z = 0.8
@@ -63,9 +64,9 @@ class Scene:
     object_roots: dict[str, str]
 
 
-def _material(asset: ET.Element, name: str, texture: str, repeat: str) -> None:
+def _material(asset: ET.Element, name: str, texture: Path, repeat: str) -> None:
     """A 2-D texture repeated per metre (a cube map would upload six faces per episode for the same look)."""
-    ET.SubElement(asset, "texture", name=f"tex_{name}", type="2d", file=str(texture_file(texture)))
+    ET.SubElement(asset, "texture", name=f"tex_{name}", type="2d", file=str(texture))
     ET.SubElement(
         asset,
         "material",
@@ -79,11 +80,11 @@ def _material(asset: ET.Element, name: str, texture: str, repeat: str) -> None:
     )
 
 
-def _dress_arena(arena: object, spec: SceneSpec) -> None:
+def _dress_arena(arena: object, spec: SceneSpec, catalog: Catalog) -> None:
     """Apply the table / floor / wall textures and the key light to robosuite's TableArena in place."""
-    _material(arena.asset, "table", spec.table_texture, "2 2")
-    _material(arena.asset, "floor", spec.floor_texture, "2 2")
-    _material(arena.asset, "walls", spec.wall_texture, "3 3")
+    _material(arena.asset, "table", catalog.texture_path(spec.table_texture), "2 2")
+    _material(arena.asset, "floor", catalog.texture_path(spec.floor_texture), "2 2")
+    _material(arena.asset, "walls", catalog.texture_path(spec.wall_texture), "3 3")
     arena.table_visual.set("material", "mat_table")
     arena.floor.set("material", "mat_floor")
     for geom in arena.worldbody.findall("geom"):
@@ -136,8 +137,8 @@ def _finger_pads(model: mujoco.MjModel, gripper: object, side: str) -> list[str]
     return found
 
 
-def build_scene(spec: SceneSpec) -> Scene:
-    """Compose the episode with robosuite and compile it with MuJoCo."""
+def build_scene(spec: SceneSpec, catalog: Catalog = V1) -> Scene:
+    """Compose the episode with robosuite and compile it with MuJoCo; labels are resolved in ``catalog``."""
     robosuite()
     from robosuite.models.arenas import TableArena
     from robosuite.models.bases import robot_base_factory
@@ -145,15 +146,16 @@ def build_scene(spec: SceneSpec) -> Scene:
     from robosuite.models.robots import create_robot
     from robosuite.models.tasks import ManipulationTask
 
-    robot = create_robot(ROBOTS[spec.robot], idn=0)
+    embodiment = catalog.embodiment(spec.robot)
+    robot = create_robot(embodiment.robot, idn=0)
     robot.add_base(robot_base_factory(robot.default_base, idn=0))
-    gripper = gripper_factory(robot.default_gripper["right"], idn="0_right")
+    gripper = gripper_factory(embodiment.gripper or robot.default_gripper["right"], idn="0_right")
     robot.add_gripper(gripper, robot.eef_name["right"])
     robot.set_base_xpos(robot.base_xpos_offset["table"](TABLE_SIZE[0]))
 
     arena = TableArena(table_full_size=TABLE_SIZE, table_offset=(0, 0, TABLE_TOP_Z))
-    _dress_arena(arena, spec)
-    objects = [OBJECTS_BY_LABEL[label].build(label) for label in spec.objects]
+    _dress_arena(arena, spec, catalog)
+    objects = [catalog.kind(label).build(label) for label in spec.objects]
     task = ManipulationTask(mujoco_arena=arena, mujoco_robots=[robot], mujoco_objects=objects)
     model = mujoco.MjModel.from_xml_string(_finish_xml(task.get_xml(), spec))
 
