@@ -50,14 +50,30 @@ def _corrupt(args: argparse.Namespace) -> None:
 
     if args.text_rate == 0 and args.mask_kernel == 0:
         raise ActiSegError("nothing to corrupt: give --text-rate > 0 and/or --mask-kernel > 0")
-    out = make_noisy_view(Path(args.root), args.split, Path(args.out), args.text_rate, args.mask_kernel, args.seed)
+    out = make_noisy_view(
+        Path(args.root),
+        args.split,
+        Path(args.out),
+        args.text_rate,
+        args.mask_kernel,
+        args.seed,
+        text_mode=args.text_noise_mode,
+        mask_mode=args.mask_noise_mode,
+    )
     print(f"noisy view written to {out}")
 
 
 def _noise_report(args: argparse.Namespace) -> None:
     from actiseg_core.noise.report import write_noise_report
 
-    summary = write_noise_report(Path(args.root), args.split, Path(args.out), args.seed)
+    summary = write_noise_report(
+        Path(args.root),
+        args.split,
+        Path(args.out),
+        args.seed,
+        text_mode=args.text_noise_mode,
+        mask_mode=args.mask_noise_mode,
+    )
     print(json.dumps(summary, indent=1, default=str))
 
 
@@ -65,6 +81,29 @@ def _preview(args: argparse.Namespace) -> None:
     from actiseg_core.data.preview import write_preview
 
     print(f"preview written to {write_preview(Path(args.root), args.split, Path(args.out), args.count, args.seed)}")
+
+
+def _add_noise_modes(parser: argparse.ArgumentParser) -> None:
+    """``--text-noise-mode`` and ``--mask-noise-mode``: the released generators' variants by default."""
+    from actiseg_core.noise.modes import (
+        DEFAULT_MASK_NOISE_MODE,
+        DEFAULT_TEXT_NOISE_MODE,
+        MASK_NOISE_MODES,
+        TEXT_NOISE_MODES,
+    )
+
+    parser.add_argument(
+        "--text-noise-mode",
+        choices=TEXT_NOISE_MODES,
+        default=DEFAULT_TEXT_NOISE_MODE,
+        help="Alg. 1: flip_only (the released generator) or flip_or_synonym (also renames within the class)",
+    )
+    parser.add_argument(
+        "--mask-noise-mode",
+        choices=MASK_NOISE_MODES,
+        default=DEFAULT_MASK_NOISE_MODE,
+        help="Alg. 2: official (dilate active objects only, the released generator) or all_objects",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     corrupt.add_argument("--text-rate", type=unit_float, default=0.0, help="Alg. 1 class-flip rate rho")
     corrupt.add_argument("--mask-kernel", type=int, default=0, help="Alg. 2 square dilation kernel k (0: clean)")
     corrupt.add_argument("--seed", type=seed_int, default=0)
+    _add_noise_modes(corrupt)
     corrupt.set_defaults(func=_corrupt)
 
     report = commands.add_parser("noise-report", help="severity (Fig. 3) and category shift (Fig. 2) report")
@@ -101,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--split", default="train")
     report.add_argument("--out", default="benchmarks/results", help="folder for Markdown, PNG and JSON")
     report.add_argument("--seed", type=seed_int, default=0)
+    _add_noise_modes(report)
     report.set_defaults(func=_noise_report)
 
     preview = commands.add_parser("preview", help="contact sheet: frames, object masks, robot parts (PNG)")

@@ -1,5 +1,14 @@
 """Mask annotation noise: Alg. 2 of paper 003 (Section III-B), and its severity statistics (Fig. 3(b)).
 
+Two modes (:data:`actiseg_core.noise.modes.MASK_NOISE_MODES`):
+
+- ``"official"`` (the default): what the authors' released generator does
+  (``dataset/generate_annotations_mask_noise.py`` of ``mylwx/ActiSeg-NL``, commit ``cf7dd38``). Only the ACTIVE
+  (positive) objects are dilated; they are pasted first-hit in object order, then the inactive objects are pasted
+  UNDILATED into the pixels still free, so a dilated active object wins every overlap, over inactive objects'
+  pixels too.
+- ``"all_objects"``: our earlier reading of Alg. 2, an extension: every object is dilated and recombined first-hit.
+
 Kernel sizes are in pixels of the label map they are applied to; the paper's k in {9, 15, 21} means pixels of
 ActionVOS's 854x480 annotations, and the same k is far more severe at a lower resolution. That is why every use of
 a kernel should report the severity beside it: the mIoU / cIoU of the noisy masks against the clean ones.
@@ -8,13 +17,14 @@ a kernel should report the severity beside it: the mIoU / cIoU of the noisy mask
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from actiseg_core.errors import ActiSegError
+from actiseg_core.noise.modes import ALL_OBJECTS, DEFAULT_MASK_NOISE_MODE, validate_mask_mode
 
 
 def validate_kernel(kernel: int) -> int:
@@ -24,29 +34,68 @@ def validate_kernel(kernel: int) -> int:
     return int(kernel)
 
 
-def dilate_label_map(label_map: np.ndarray, object_order: Sequence[int], kernel: int) -> np.ndarray:
-    """Alg. 2 of paper 003: separate per-object masks, dilate each with a k x k square, recombine first-hit.
-
-    Every pixel takes the FIRST object of ``object_order`` whose dilated mask covers it, so a pixel of object B that
-    lies inside the dilation of an earlier object A becomes A, exactly as in the algorithm; pixels no dilated mask
-    covers are 0, and objects absent from ``object_order`` are dropped. ActiSeg's fixed order is ascending palette
-    index (``sorted(objects)``), which in ActionVOS's layout is the objects' names in sorted order.
+def _first_hit_dilation(label_map: np.ndarray, order: list[int], kernel: int) -> np.ndarray:
+    """Dilate the objects of ``order`` with a k x k square and recombine first-hit; other pixels become 0.
 
     Instead of N binary dilations, one grey-scale dilation does it: painting object ``order[r]`` with the value
     ``N - r`` makes the window maximum the earliest object whose mask reaches the pixel, which is the first hit.
     """
-    kernel = validate_kernel(kernel)
-    if label_map.dtype != np.uint8 or label_map.ndim != 2:
-        raise ValueError(f"label map must be 2-D uint8, got {label_map.dtype} {label_map.shape}")
-    order = [int(i) for i in object_order]
-    if len(set(order)) != len(order) or any(not 1 <= i <= 255 for i in order):
-        raise ValueError(f"object order must list distinct palette indices 1..255, got {order}")
     rank = np.zeros(256, dtype=np.uint8)
     rank[order] = np.arange(len(order), 0, -1, dtype=np.uint8)
     dilated = cv2.dilate(rank[label_map], np.ones((kernel, kernel), dtype=np.uint8))
     index = np.zeros(256, dtype=np.uint8)
     index[len(order) - np.arange(len(order))] = order
     return index[dilated]
+
+
+def dilate_label_map(
+    label_map: np.ndarray,
+    object_order: Sequence[int],
+    kernel: int,
+    *,
+    active: Collection[int] | None = None,
+    mode: str = DEFAULT_MASK_NOISE_MODE,
+) -> np.ndarray:
+    """Alg. 2 of paper 003 on one label map: the noisy label map, same shape and dtype.
+
+    ``object_order`` lists the annotated objects (palette indices) in the order overlaps are resolved; objects
+    absent from it are dropped (their pixels become 0), as the released generator keeps only the objects of the
+    sequence's expressions. ActiSeg's fixed order is ascending palette index (``sorted(objects)``), which is the
+    released generator's too: it walks the expressions ``"0", "1", ...`` whose ``obj_id`` is ``1, 2, ...``.
+
+    ``mode="official"`` (needs ``active``, the palette indices of the active objects): each active object's mask
+    is dilated with a k x k square and pasted into the pixels still 0, in object order (so an earlier active
+    object's dilation takes a later one's own pixels); then each inactive object's UNDILATED mask is pasted into
+    the pixels still 0. An inactive object keeps its pixels except those a dilated active object reaches. This is
+    the released generator at its ``--rate_noise 1.0`` (its default and the setting of every k in the paper);
+    below 1 it leaves each active object of each frame undilated with probability ``1 - rate``, which is not
+    offered here. Its OpenCV dilation has the same border (pixels outside the map never dilate in) and anchor
+    (the kernel's centre) as ours, so the result is the same pixel for pixel.
+
+    ``mode="all_objects"`` (our extension; ``active`` is ignored): every object of ``object_order`` is dilated and
+    each pixel takes the FIRST object whose dilated mask covers it, so inactive objects grow too and can take an
+    active object's pixels; pixels no dilated mask covers are 0.
+    """
+    kernel = validate_kernel(kernel)
+    mode = validate_mask_mode(mode)
+    if label_map.dtype != np.uint8 or label_map.ndim != 2:
+        raise ValueError(f"label map must be 2-D uint8, got {label_map.dtype} {label_map.shape}")
+    order = [int(i) for i in object_order]
+    if len(set(order)) != len(order) or any(not 1 <= i <= 255 for i in order):
+        raise ValueError(f"object order must list distinct palette indices 1..255, got {order}")
+    if mode == ALL_OBJECTS:
+        return _first_hit_dilation(label_map, order, kernel)
+    if active is None:
+        raise ValueError("official mask noise dilates the active objects only: pass active=<their palette indices>")
+    active_set = {int(i) for i in active}
+    if not active_set <= set(order):
+        raise ValueError(f"active objects {sorted(active_set - set(order))} are not in the object order {order}")
+    positives = [i for i in order if i in active_set]
+    inactive = np.array([i for i in order if i not in active_set], dtype=np.uint8)
+    noisy = _first_hit_dilation(label_map, positives, kernel)
+    free_inactive = (noisy == 0) & np.isin(label_map, inactive)
+    noisy[free_inactive] = label_map[free_inactive]  # undilated inactive masks are disjoint: order cannot matter
+    return noisy
 
 
 def mask_severity(clean: np.ndarray, noisy: np.ndarray, objects: Sequence[int]) -> dict[int, tuple[int, int]]:

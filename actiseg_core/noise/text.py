@@ -1,15 +1,28 @@
 """Text prompt noise: Alg. 1 of paper 003 (Segment-to-Act / ActiSeg-NL, Section III-A).
 
 Alg. 1 corrupts the referent object NAME of a prompt ``"<name> used in the action of <narration>"``; the narration
-itself is left unchanged, as in the paper. With probability rho the object's class is flipped uniformly to another
-class and a random name of that class is taken (symmetric noise); otherwise a random name of the same class is taken
-(synonym substitution, "container" -> "food container").
+itself is never changed (a narration "take knife" stays so even when the knife's name is flipped to "fridge"). With
+probability rho the object's class is flipped uniformly to another class of the class map and a name of that class
+is drawn uniformly (symmetric noise). What happens otherwise is the mode
+(:data:`actiseg_core.noise.modes.TEXT_NOISE_MODES`):
 
-A corrupted sequence keeps each object's TRUE ``class_id`` and clean mask and carries the noisy ``name`` (the prompt
-is built from the name), so training sees the noise while analysis can still measure it. What was changed is recorded
-in the sequence's ``extra["text_noise"]`` (written into the ImageSets record, where VISOR readers ignore it)::
+- ``"flip_only"`` (the default): the name is kept verbatim. This is the authors' released generator
+  (``dataset/generate_prompt_name_noise.py`` of ``mylwx/ActiSeg-NL``, commit ``cf7dd38``), which rewrites an
+  expression only when it flips the class, and draws the new class uniformly among all classes but the object's
+  own and the new name uniformly among that class's names, as here.
+- ``"flip_or_synonym"``, our extension: a name of the object's own class is drawn uniformly (synonym substitution,
+  "container" -> "food container", as the paper's text describes), so the name may change within the class.
+  Note that the noisy prompt sets the authors ship beside their generator (``dataset/prompt_name_noise/``) do show
+  such renames of unflipped objects ("container" -> "yeast can" with ``class_id == class_id_org``): they match
+  this mode, not the released script.
 
-    {"rate": 0.4, "objects": {"3": {"clean_name": "fridge", "noisy_class_id": 21}, ...}}
+Differences from the released generator, in both modes: the classes to flip to are those of the class map (the
+released one takes every class id of train and val); a corrupted sequence keeps each object's TRUE ``class_id``
+and carries the noisy ``name`` (the released one overwrites ``class_id`` and keeps ``class_id_org``), so training
+sees the noise while analysis can still measure it. What was changed is recorded in the sequence's
+``extra["text_noise"]`` (written into the ImageSets record, where VISOR readers ignore it)::
+
+    {"rate": 0.4, "mode": "flip_only", "objects": {"3": {"clean_name": "fridge", "noisy_class_id": 21}, ...}}
 
 one entry per object; an object was flipped when ``noisy_class_id != class_id``.
 """
@@ -25,6 +38,7 @@ import numpy as np
 from actiseg_core.data.classes import ClassMap
 from actiseg_core.data.layout import ObjectInfo, Sequence
 from actiseg_core.errors import ActiSegError
+from actiseg_core.noise.modes import DEFAULT_TEXT_NOISE_MODE, FLIP_ONLY, validate_text_mode
 
 TEXT_NOISE_KEY = "text_noise"
 OTHERS = "Others"
@@ -42,23 +56,39 @@ def _check_class_map(class_map: ClassMap, rate: float) -> None:
         raise ActiSegError(f"text noise rate {rate} needs at least 2 classes to flip between, got {len(class_map)}")
 
 
-def noisy_name(name_class_id: int, class_map: ClassMap, rate: float, rng: np.random.Generator) -> tuple[str, int, bool]:
+def noisy_name(
+    name_class_id: int,
+    class_map: ClassMap,
+    rate: float,
+    rng: np.random.Generator,
+    *,
+    clean_name: str | None = None,
+    mode: str = DEFAULT_TEXT_NOISE_MODE,
+) -> tuple[str, int, bool]:
     """Alg. 1 of paper 003 for one object: returns (noisy name, its class id, whether the class was flipped).
 
-    The uniform draw is made even when no flip can happen, so one generator yields the same flips at every rate:
-    an object flipped at rho = 0.2 is flipped (to the same class) at rho = 0.4 too, which makes the noise levels
-    nested and their comparison fair.
+    ``"flip_only"`` returns ``clean_name`` (required there) unchanged when the class is not flipped;
+    ``"flip_or_synonym"`` draws a name of the object's own class then. The uniform draw is made even when no flip
+    can happen, so one generator yields the same flips at every rate: an object flipped at rho = 0.2 is flipped (to
+    the same class and name) at rho = 0.4 too, which makes the noise levels nested and their comparison fair. A
+    flip draws the same numbers in both modes, so the two modes flip the same objects to the same names.
     """
     rate = validate_rate(rate)
+    mode = validate_text_mode(mode)
     _check_class_map(class_map, rate)
     if name_class_id not in class_map:
         raise ActiSegError(f"class id {name_class_id} is not in the class map (known: {sorted(class_map)})")
+    if mode == FLIP_ONLY and clean_name is None:
+        raise ValueError("flip_only text noise keeps the clean name of an unflipped object: pass clean_name")
     flip = rng.uniform(0.0, 1.0) < rate
     if flip:
         others = [c for c in sorted(class_map) if c != name_class_id]
         noisy_class = others[int(rng.integers(len(others)))]
     else:
         noisy_class = name_class_id
+        if mode == FLIP_ONLY:
+            assert clean_name is not None
+            return clean_name, noisy_class, False
     names = class_map[noisy_class].names
     return names[int(rng.integers(len(names)))], noisy_class, flip
 
@@ -68,13 +98,17 @@ def object_rng(seed: int, seq_id: int, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, seq_id, index])
 
 
-def corrupt_names(sequences: list[Sequence], class_map: ClassMap, rate: float, seed: int) -> list[Sequence]:
+def corrupt_names(
+    sequences: list[Sequence], class_map: ClassMap, rate: float, seed: int, mode: str = DEFAULT_TEXT_NOISE_MODE
+) -> list[Sequence]:
     """Alg. 1 applied to every object of ``sequences``; new sequences, the inputs are left untouched.
 
-    Deterministic for ``seed``. ``rate`` 0 is the benchmark's clean-name condition and returns the names unchanged:
-    Alg. 1 at rho = 0 would still substitute synonyms, which is noise of its own.
+    Deterministic for ``seed`` (and ``mode``). ``rate`` 0 is the benchmark's clean-name condition and returns the
+    names unchanged in both modes: ``"flip_or_synonym"`` at rho = 0 would still substitute synonyms, which is noise
+    of its own.
     """
     rate = validate_rate(rate)
+    mode = validate_text_mode(mode)
     if rate == 0:
         return [dataclasses.replace(seq, objects=dict(seq.objects), extra=dict(seq.extra)) for seq in sequences]
     _check_class_map(class_map, rate)
@@ -83,10 +117,11 @@ def corrupt_names(sequences: list[Sequence], class_map: ClassMap, rate: float, s
         objects: dict[int, ObjectInfo] = {}
         record: dict[str, dict[str, object]] = {}
         for index, obj in sorted(seq.objects.items()):
-            name, noisy_class, _ = noisy_name(obj.class_id, class_map, rate, object_rng(seed, seq.seq_id, index))
+            rng = object_rng(seed, seq.seq_id, index)
+            name, noisy_class, _ = noisy_name(obj.class_id, class_map, rate, rng, clean_name=obj.name, mode=mode)
             objects[index] = dataclasses.replace(obj, name=name)
             record[str(index)] = {"clean_name": obj.name, "noisy_class_id": noisy_class}
-        extra = {**seq.extra, TEXT_NOISE_KEY: {"rate": rate, "objects": record}}
+        extra = {**seq.extra, TEXT_NOISE_KEY: {"rate": rate, "mode": mode, "objects": record}}
         corrupted.append(dataclasses.replace(seq, objects=objects, extra=extra))
     return corrupted
 

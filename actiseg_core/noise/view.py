@@ -2,8 +2,9 @@
 
 Frames (and ActiSeg-Sim's robot-part masks) are hard links to the clean files, so a view costs little disk;
 annotations are the Alg. 2 label maps, ``ImageSets/<split>.json`` carries the Alg. 1 names, and ``noise.json``
-records how the view was made and how severe its noise is. Noise is for training labels only (DESIGN §5), so
-splits other than ``train`` are refused unless a caller (a test, a severity study) asks for them explicitly.
+records how the view was made (rate, kernel, seed and both modes) and how severe its noise is. Noise is for
+training labels only (DESIGN §5), so splits other than ``train`` are refused unless a caller (a test, a severity
+study) asks for them explicitly.
 
 Every file is replaced through a temporary name and a rename, never written in place: a linked frame is the
 source's own inode, and writing into it would corrupt the clean data. ``noise.json`` is removed first and written
@@ -35,6 +36,12 @@ from actiseg_core.data.layout import (
 )
 from actiseg_core.errors import ActiSegError, DataError
 from actiseg_core.noise.mask import SeverityStats, dilate_label_map, validate_kernel
+from actiseg_core.noise.modes import (
+    DEFAULT_MASK_NOISE_MODE,
+    DEFAULT_TEXT_NOISE_MODE,
+    validate_mask_mode,
+    validate_text_mode,
+)
 from actiseg_core.noise.text import corrupt_names, count_flips, validate_rate
 
 MANIFEST = "noise.json"
@@ -89,24 +96,31 @@ def make_noisy_view(
     progress: bool = True,
     *,
     allow_eval_split: bool = False,
+    text_mode: str = DEFAULT_TEXT_NOISE_MODE,
+    mask_mode: str = DEFAULT_MASK_NOISE_MODE,
 ) -> Path:
     """Write the noisy view of ``root``'s ``split`` at ``out`` (Alg. 1 names, Alg. 2 masks); returns ``out``.
 
-    ``text_rate`` 0 keeps the clean names, ``mask_kernel`` 0 or None keeps the clean masks. Deterministic for
-    ``seed``. ``out/noise.json`` records the source, the parameters, the flip counts and the mask severity.
+    ``text_rate`` 0 keeps the clean names, ``mask_kernel`` 0 or None keeps the clean masks. ``text_mode`` and
+    ``mask_mode`` pick the variant of Alg. 1 and Alg. 2 (the released generators' by default; see
+    :mod:`actiseg_core.noise.text` and :mod:`actiseg_core.noise.mask`). Deterministic for ``seed``.
+    ``out/noise.json`` records the source, the parameters (both modes included), the flip counts and the mask
+    severity.
     """
     root, out = Path(root), Path(out)
     text_rate = validate_rate(text_rate)
     kernel = _check_kernel(mask_kernel)
+    text_mode = validate_text_mode(text_mode)
+    mask_mode = validate_mask_mode(mask_mode)
     if split != TRAIN_SPLIT and not allow_eval_split:
         raise ActiSegError(f"noise is for training labels only: refusing split {split!r} (evaluation stays clean)")
     _check_target(root, out)
     sequences = read_image_set(root, split)
     class_map = load_class_map(root, sequences)
-    noisy = corrupt_names(sequences, class_map, text_rate, seed)
+    noisy = corrupt_names(sequences, class_map, text_rate, seed, text_mode)
 
     (out / MANIFEST).unlink(missing_ok=True)
-    severity, resolutions = _write_frames(root, out, split, sequences, kernel, progress)
+    severity, resolutions = _write_frames(root, out, split, sequences, kernel, mask_mode, progress)
     write_image_set(out, split, noisy)
     if class_map_path(root).is_file():
         link_or_copy(class_map_path(root), class_map_path(out))
@@ -119,7 +133,9 @@ def make_noisy_view(
             "source_root": str(root.resolve()),
             "split": split,
             "text_rate": text_rate,
+            "text_noise_mode": text_mode,
             "mask_kernel": kernel,
+            "mask_noise_mode": mask_mode,
             "seed": seed,
             "sequences": len(sequences),
             "frames": sum(resolutions.values()),
@@ -134,7 +150,7 @@ def make_noisy_view(
 
 
 def _write_frames(
-    root: Path, out: Path, split: str, sequences: list[Sequence], kernel: int, progress: bool
+    root: Path, out: Path, split: str, sequences: list[Sequence], kernel: int, mask_mode: str, progress: bool
 ) -> tuple[SeverityStats, Counter[tuple[int, int]]]:
     """Link every frame, write every (dilated) annotation; returns the severity and the label-map sizes seen."""
     severity = SeverityStats()
@@ -144,6 +160,7 @@ def _write_frames(
         for seq in sequences:
             order = sorted(seq.objects)
             positive = {index: seq.objects[index].positive for index in order}
+            active = [index for index in order if positive[index]]
             for frame in seq.sparse_frames:
                 link_or_copy(frame_path(root, split, seq, frame), frame_path(out, split, seq, frame))
                 parts = robot_parts_path(root, split, seq, frame)
@@ -152,7 +169,7 @@ def _write_frames(
                 clean_path = annotation_path(root, split, seq, frame)
                 clean = read_label_png(clean_path)
                 if kernel:
-                    noisy = dilate_label_map(clean, order, kernel)
+                    noisy = dilate_label_map(clean, order, kernel, active=active, mode=mask_mode)
                     write_label_png(annotation_path(out, split, seq, frame), noisy)
                 else:
                     noisy = clean

@@ -6,22 +6,23 @@
 
 A cell is (condition, method, seed): the condition's noisy view of the ``train`` split (Alg. 1 names, Alg. 2
 masks; :func:`actiseg_core.noise.view.make_noisy_view`, noise seed ``--noise-seed`` for every method and seed, so
-methods are compared on the same labels), trained by :func:`training.train.train` exactly as ``actiseg-train``
+methods are compared on the same labels; Alg. 1 / Alg. 2 modes ``--text-noise-mode`` / ``--mask-noise-mode``, the
+released generators' by default), trained by :func:`training.train.train` exactly as ``actiseg-train``
 would, then its last checkpoint scored on the CLEAN ``val`` split by :func:`actiseg_core.evaluation.cli.evaluate`. No
 validation runs during training, so no model is selected on the split that is reported.
 
 Conditions: clean; Name-20/40/60 (clean masks); Mask-9/15/21 (clean names); Name-60 + Mask-21. Methods: every
 registered learner; PMHM only where masks are noisy (the paper evaluates it there only). Layout under ``--out``::
 
-    views/<condition>-noise<seed>-<clean train hash>/   noisy training roots (hard-linked frames) + noise.json
+    views/<condition>[-<non-default mode>]-noise<seed>-<clean train hash>/   noisy training roots + noise.json
     cells/<condition>/<method>/seed<seed>-<hash>/{run/, eval/, result.json}
     tables.md  tables.csv  results.json  noise_sweeps.png  tradeoff.png
 
 ``<hash>`` is a hash of everything the cell computes from (training settings, condition, seeds, the clean data's
 hashes), so changing a setting makes new cells instead of mixing results. ``result.json`` is written atomically and
 last: a cell that has it is cached and skipped; a cell without it (killed, Ctrl-C) resumes from ``run/last.pt``
-when the command is rerun. Each result records seed, data hashes, commit and wall time. Tables and plots are
-rebuilt from the requested cells at the end of every invocation.
+when the command is rerun. Each result records seed, data hashes, noise modes, commit and wall time. Tables and
+plots are rebuilt from the requested cells at the end of every invocation.
 """
 
 from __future__ import annotations
@@ -54,6 +55,14 @@ from actiseg_core.evaluation.cli import evaluate
 from actiseg_core.learners import check_learner_args, learner_names, learner_type
 from actiseg_core.metrics import HIGHER_IS_BETTER, METRIC_COLUMNS
 from actiseg_core.model.config import IMAGE_ENCODERS
+from actiseg_core.noise.modes import (
+    ALL_OBJECTS,
+    DEFAULT_MASK_NOISE_MODE,
+    DEFAULT_TEXT_NOISE_MODE,
+    FLIP_OR_SYNONYM,
+    MASK_NOISE_MODES,
+    TEXT_NOISE_MODES,
+)
 from actiseg_core.noise.view import MANIFEST, make_noisy_view
 from training.train import OPERATIONAL_OPTIONS, TrainConfig, input_size, learner_arg, train
 
@@ -63,6 +72,8 @@ TRAIN_SPLIT, VAL_SPLIT = "train", "val"
 RESULT = "result.json"
 MASK_ONLY_METHODS = frozenset({"pmhm"})  # paper 003 evaluates PMHM under mask and mixed noise only
 METHOD_COLOURS = {method: f"C{i}" for i, method in enumerate(learner_names())}  # one colour per method, every plot
+#: The modes every cell was made with before modes existed: cells of these keep their hashes (see cell_identity).
+LEGACY_TEXT_MODE, LEGACY_MASK_MODE = FLIP_OR_SYNONYM, ALL_OBJECTS
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,11 @@ class Condition:
     @property
     def noisy_masks(self) -> bool:
         return self.mask_kernel > 0
+
+    def noise_modes(self, text_mode: str, mask_mode: str) -> dict[str, str]:
+        """The modes that make a difference here: Alg. 1's where names are noisy, Alg. 2's where masks are."""
+        modes = {"text_noise_mode": text_mode} if self.text_rate else {}
+        return {**modes, "mask_noise_mode": mask_mode} if self.noisy_masks else modes
 
 
 CONDITIONS: tuple[Condition, ...] = (
@@ -155,21 +171,27 @@ def git_commit() -> str:
 
 
 def noisy_view(data: Path, out: Path, condition: Condition, noise_seed: int, clean_train_hash: str,
-               progress: bool) -> Path:
+               progress: bool, text_mode: str = DEFAULT_TEXT_NOISE_MODE,
+               mask_mode: str = DEFAULT_MASK_NOISE_MODE) -> Path:
     """The training root of ``condition``: ``data`` itself when clean, else its noisy view (made once, reused).
 
     The view's folder names the clean split's hash: its frames are hard links to the files it was made from, so a
-    re-rendered source needs a new view, not the old one.
+    re-rendered source needs a new view, not the old one. It also names each mode that matters to the condition
+    and is not the default, so views of different modes never overwrite each other.
     """
     if condition.text_rate == 0 and not condition.noisy_masks:
         return data
-    view = out / "views" / f"{condition.key}-noise{noise_seed}-{clean_train_hash[:8]}"
+    modes = condition.noise_modes(text_mode, mask_mode)
+    tags = "".join(f"-{mode}" for mode in modes.values() if mode not in (DEFAULT_TEXT_NOISE_MODE,
+                                                                          DEFAULT_MASK_NOISE_MODE))
+    view = out / "views" / f"{condition.key}{tags}-noise{noise_seed}-{clean_train_hash[:8]}"
     manifest = view / MANIFEST
     wanted = {"source_root": str(data.resolve()), "text_rate": condition.text_rate,
-              "mask_kernel": condition.mask_kernel, "seed": noise_seed}
+              "mask_kernel": condition.mask_kernel, "seed": noise_seed, **modes}
     if manifest.is_file() and all(read_json(manifest).get(key) == value for key, value in wanted.items()):
         return view
-    return make_noisy_view(data, TRAIN_SPLIT, view, condition.text_rate, condition.mask_kernel, noise_seed, progress)
+    return make_noisy_view(data, TRAIN_SPLIT, view, condition.text_rate, condition.mask_kernel, noise_seed, progress,
+                           text_mode=text_mode, mask_mode=mask_mode)
 
 
 def train_config(cell: Cell, protocol: Protocol, data: Path, run: Path, threads: int, device: str,
@@ -184,15 +206,20 @@ def train_config(cell: Cell, protocol: Protocol, data: Path, run: Path, threads:
                        progress=progress, device=device)
 
 
-def cell_identity(cell: Cell, config: TrainConfig, noise_seed: int, clean_hash: dict[str, str]) -> dict[str, Any]:
+def cell_identity(cell: Cell, config: TrainConfig, noise_seed: int, clean_hash: dict[str, str], *,
+                  text_mode: str = DEFAULT_TEXT_NOISE_MODE, mask_mode: str = DEFAULT_MASK_NOISE_MODE) -> dict[str, Any]:
     """Everything a cell's numbers depend on (not where files live or how the run is operated).
 
     The learner's ``revision`` is included only once raised above 0, so cells of learners never revised keep the
-    hashes they had before revisions were tracked.
+    hashes they had before revisions were tracked. Likewise a noise mode is included only where the condition's
+    noise uses it and it is not the legacy mode every cell was made with before modes existed (flip_or_synonym,
+    all_objects): cells made then stay cached under those modes, and the default (official) modes make new cells.
     """
     settings = {k: v for k, v in config.to_json().items() if k not in OPERATIONAL_OPTIONS | {"data", "val_data"}}
+    modes = {key: mode for key, mode in cell.condition.noise_modes(text_mode, mask_mode).items()
+             if mode not in (LEGACY_TEXT_MODE, LEGACY_MASK_MODE)}
     identity = {"condition": cell.condition.key, "text_rate": cell.condition.text_rate,
-                "mask_kernel": cell.condition.mask_kernel, "noise_seed": noise_seed, "method": cell.method,
+                "mask_kernel": cell.condition.mask_kernel, **modes, "noise_seed": noise_seed, "method": cell.method,
                 "seed": cell.seed, "train": settings, "clean_data_hash": clean_hash}
     revision = learner_type(cell.method).revision
     return {**identity, "learner_revision": revision} if revision else identity
@@ -215,6 +242,8 @@ class Settings:
     progress: bool = True
     cached_only: bool = False  # tables from finished cells only; nothing is trained
     learner_args: dict[str, Any] = dataclasses.field(default_factory=dict)  # hyper-parameters for every method
+    text_noise_mode: str = DEFAULT_TEXT_NOISE_MODE  # Alg. 1: flip_only (released generator) or flip_or_synonym
+    mask_noise_mode: str = DEFAULT_MASK_NOISE_MODE  # Alg. 2: official (released generator) or all_objects
 
 
 def cell_dir(settings: Settings, cell: Cell, digest: str) -> Path:
@@ -230,7 +259,8 @@ def run_cell(settings: Settings, cell: Cell, clean_hash: dict[str, str]) -> tupl
     started = time.perf_counter()
     probe = train_config(cell, settings.protocol, settings.data, Path(), settings.threads, settings.device, False,
                          settings.learner_args)
-    identity = cell_identity(cell, probe, settings.noise_seed, clean_hash)
+    identity = cell_identity(cell, probe, settings.noise_seed, clean_hash, text_mode=settings.text_noise_mode,
+                             mask_mode=settings.mask_noise_mode)
     digest = identity_hash(identity)
     folder = cell_dir(settings, cell, digest)
     if (folder / RESULT).is_file():
@@ -238,7 +268,7 @@ def run_cell(settings: Settings, cell: Cell, clean_hash: dict[str, str]) -> tupl
     if settings.cached_only:
         return None, False
     data = noisy_view(settings.data, settings.out, cell.condition, settings.noise_seed, clean_hash[TRAIN_SPLIT],
-                      settings.progress)
+                      settings.progress, settings.text_noise_mode, settings.mask_noise_mode)
     config = dataclasses.replace(probe, data=data, out=folder / "run", progress=settings.progress)
     summary = train(config)
     evaluated = time.perf_counter()
@@ -248,7 +278,8 @@ def run_cell(settings: Settings, cell: Cell, clean_hash: dict[str, str]) -> tupl
     finished = time.perf_counter()
     run_info = read_json(folder / "run" / "run.json")
     result = {
-        **identity, "config_hash": digest, "metrics": report["results"]["model"],
+        **identity, **cell.condition.noise_modes(settings.text_noise_mode, settings.mask_noise_mode),
+        "config_hash": digest, "metrics": report["results"]["model"],
         "data_hash": {"train": run_info["data_hash"]["train"], "val": report["data_hash"]},
         "noise": _noise_summary(data), "commit": git_commit(), "torch": torch.__version__,
         "device": run_info["device"], "threads": torch.get_num_threads(), "steps": summary["steps"],
@@ -265,7 +296,8 @@ def _noise_summary(root: Path) -> dict[str, Any] | None:
     if not manifest.is_file():
         return None
     noise = read_json(manifest)
-    return {key: noise[key] for key in ("objects", "names_changed", "classes_flipped", "mask_severity")}
+    summary = {key: noise[key] for key in ("objects", "names_changed", "classes_flipped", "mask_severity")}
+    return {**summary, **{key: noise[key] for key in ("text_noise_mode", "mask_noise_mode") if key in noise}}
 
 
 # ---- tables and plots -----------------------------------------------------------------------------------------------
@@ -312,11 +344,14 @@ def noise_line(results: list[dict[str, Any]], condition: Condition) -> str:
     noise = next((r["noise"] for r in results if r["condition"] == condition.key and r["noise"]), None)
     if noise is None:
         return "Training labels: clean."
+    def mode(key: str) -> str:  # results made before modes were recorded have none
+        return f" ({noise[key]})" if key in noise else ""
+
     names = (f"{noise['names_changed']} of {noise['objects']} object names changed ({noise['classes_flipped']} "
-             "to another class)" if condition.text_rate else "names clean")
+             f"to another class){mode('text_noise_mode')}" if condition.text_rate else "names clean")
     severity = noise["mask_severity"]["all"]
     masks = (f"masks vs clean: mIoU {100 * severity['mIoU']:.1f}, cIoU {100 * severity['cIoU']:.1f}"
-             if condition.noisy_masks and severity["mIoU"] is not None else "masks clean")
+             f"{mode('mask_noise_mode')}" if condition.noisy_masks and severity["mIoU"] is not None else "masks clean")
     return f"Training labels: {names}; {masks}."
 
 
@@ -461,6 +496,11 @@ def build_parser() -> OneLineParser:
                         default=[c.key for c in CONDITIONS], metavar="CONDITION",
                         help=f"noise conditions, of {', '.join(c.key for c in CONDITIONS)}")
     parser.add_argument("--noise-seed", type=seed_int, default=0, help="seed of the noisy views (all cells)")
+    parser.add_argument("--text-noise-mode", choices=TEXT_NOISE_MODES, default=DEFAULT_TEXT_NOISE_MODE,
+                        help="Alg. 1: flip_only (the released generator) or flip_or_synonym (also renames within "
+                        "the class)")
+    parser.add_argument("--mask-noise-mode", choices=MASK_NOISE_MODES, default=DEFAULT_MASK_NOISE_MODE,
+                        help="Alg. 2: official (dilate active objects only, the released generator) or all_objects")
     parser.add_argument("--steps", type=positive_int, help="override the protocol's training steps")
     parser.add_argument("--batch-frames", type=positive_int, help="override the protocol's frames per step")
     parser.add_argument("--input-size", type=input_size, metavar="HxW", help="override the protocol's input size")
@@ -483,6 +523,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
                                                       "ckpt_every") if getattr(args, key) is not None}
     protocol = dataclasses.replace(PROTOCOLS[args.protocol], **overrides)
     return Settings(data=args.data, out=args.out, protocol=protocol, noise_seed=args.noise_seed,
+                    text_noise_mode=args.text_noise_mode, mask_noise_mode=args.mask_noise_mode,
                     threads=args.threads, device=args.device, progress=not args.no_progress,
                     cached_only=args.cached_only, learner_args=dict(args.learner_arg))
 
