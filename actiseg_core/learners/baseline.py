@@ -3,8 +3,9 @@
 ``L = c_pos * mean_k FL(positive_k) + c_mask * mean_k mean_px(w * FL(mask)) + c_dice * mean_k Dice(mask)``
 
 - positive-class sigmoid focal loss on each query's "is this object active" logit (target 1 if active);
-- per-pixel sigmoid focal loss (alpha 0.25, gamma 2) weighted by ActionVOS's action-guided weights, on the target
-  "object mask AND active" (inactive objects have an all-zero target);
+- per-pixel sigmoid focal loss (alpha 0.25, gamma 2) weighted by ActionVOS's action-guided weights (its
+  ``--use_weights``; ``action_weights``), on the target "object mask AND active" (inactive objects have an all-zero
+  target);
 - unweighted Dice on the same target.
 
 Reductions and coefficients follow ActionVOS / ReferFormer (RF_ActionVOS/criterion.py and referformer.py):
@@ -26,13 +27,15 @@ from actiseg_core.model.segmenter import SegmenterOutput
 
 @dataclass(frozen=True)
 class BaselineConfig:
-    """Hyper-parameters of the ActionVOS loss; defaults are ActionVOS's (alpha, gamma serve both focal terms)."""
+    """Hyper-parameters of the ActionVOS loss; defaults are ActionVOS's (alpha, gamma serve both focal terms;
+    ``action_weights`` multiplies the mask focal by the action-guided pixel weights)."""
 
     alpha: float = 0.25
     gamma: float = 2.0
     positive_coef: float = 2.0
     mask_coef: float = 2.0
     dice_coef: float = 5.0
+    action_weights: bool = True
 
 
 class BaselineLearner(PixelLossLearner):
@@ -45,9 +48,10 @@ class BaselineLearner(PixelLossLearner):
     def positive_loss(self, outputs: SegmenterOutput, batch: QueryBatch) -> Tensor:
         return positive_focal_loss(outputs.positive_logits, batch.positives, self.config.alpha, self.config.gamma)
 
-    def pixel_loss(self, outputs: SegmenterOutput, batch: QueryBatch,
-                   step: StepInfo) -> tuple[Tensor, dict[str, Tensor]]:
+    def pixel_loss(
+        self, outputs: SegmenterOutput, batch: QueryBatch, step: StepInfo
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         cfg = self.config
-        mask_focal = pixel_mean(sigmoid_focal_loss(outputs.mask_logits, batch.targets, cfg.alpha, cfg.gamma,
-                                                   batch.weights))
+        weights = batch.weights if cfg.action_weights else None
+        mask_focal = pixel_mean(sigmoid_focal_loss(outputs.mask_logits, batch.targets, cfg.alpha, cfg.gamma, weights))
         return mask_focal, {"mask_focal": mask_focal}

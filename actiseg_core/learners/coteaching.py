@@ -1,22 +1,30 @@
 """Co-teaching learner: two networks, each trained on the queries its peer finds easiest (Han et al. 2018).
 
-Paper 003 Sec. IV-A, unnumbered keep-rate equation (DESIGN §6): after n epochs each network keeps the fraction
-``R_n = 1 - rho * min(n / T_k, 1)`` of the batch's queries with the lowest loss, and its PEER is trained on them;
-wrongly labelled samples tend to have large losses early, and two differently initialised networks filter
-different mistakes, so one network's errors are not fed back to itself.
+Paper 003 Sec. IV-A, unnumbered keep-rate equation ``R_n = 1 - rho min(n / T_k, 1)``: each network keeps the share
+R_n of a batch's samples with the lowest loss and its PEER is trained on them; wrongly labelled samples tend to have
+large losses early, and two differently initialised networks filter different mistakes.
 
-- A sample is one (frame, object) query: text noise corrupts a query's prompt, and the per-query ActionVOS loss
-  (positive head + weighted focal + Dice, the baseline's, :class:`BaselineLearner`) is what ranks it.
-- n is counted in epochs, fractionally (``step / steps_per_epoch``), so R_n falls smoothly even in runs shorter
-  than an epoch; T_k = 6 epochs. rho = 0.05: paper 003 Sec. V-B "keeps samples with a loss rank <= 0.95". (The
-  paper also trains Co-teaching for 10 instead of 6 epochs with 128x gradient accumulation; the trainer's step
-  budget and batch are the caller's choice.)
+The schedule is the released one (``ActiSeg_NL_benchmark/ReferFormer/main_actionvos_coteaching.py``): the forget
+rate starts at 0.05 ("keeps samples with a loss rank <= 0.95", paper Sec. V-B) and grows linearly (Han et al.'s
+``exponent`` 1) to 0.15 over T_k = 6 epochs (their ``num_gradual``), then stays:
+``R(e) = 1 - (0.05 + 0.10 min(e / 6, 1))`` after e completed epochs, constant within an epoch. The kept count is
+``floor(R K)`` (``int(len * Rt)``), at least one, so a batch of 38 queries keeps 36 in the first epoch and 32 from
+the seventh on.
+
+- A sample is one (frame, object) query: the released loop ranks single-expression samples, and text noise corrupts
+  a query's prompt. The ranking loss is the per-query ActionVOS loss (positive head + focal + Dice,
+  :class:`BaselineLearner`); the released runs did not pass ``--use_weights``, so the focal is unweighted by
+  default (``action_weights``).
+- The released loop ranks a pool of 128 single-query samples and then steps each network once per kept sample; here
+  the pool is the trainer's batch (K queries of B frames) and each network takes one step on the mean over its
+  peer's picks.
 - The primary network (``models()[0]``) is the one validated, evaluated and exported; the peer's forward pass runs
   here on the same batch, and its weights travel in ``state_dict`` so a resumed run continues both.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,20 +38,28 @@ from actiseg_core.model.segmenter import SegmenterOutput
 
 @dataclass(frozen=True)
 class CoTeachingConfig(BaselineConfig):
-    """The baseline's loss settings, plus rho (``forget_rate``) and T_k (``rampup_epochs``) of R_n."""
+    """The baseline's loss settings (unweighted focal, as released), the forget rate at the start and after T_k,
+    and T_k (``rampup_epochs``)."""
 
-    forget_rate: float = 0.05
-    rampup_epochs: float = 6.0
-
-
-def keep_rate(epochs_done: float, forget_rate: float, rampup_epochs: float) -> float:
-    """``R_n = 1 - rho * min(n / T_k, 1)``: keep everything at first, then ramp the discarded share up to rho."""
-    return 1.0 - forget_rate * min(epochs_done / rampup_epochs, 1.0)
+    action_weights: bool = False
+    forget_start: float = 0.05
+    forget_end: float = 0.15
+    rampup_epochs: int = 6
 
 
-def small_loss_picks(losses: Tensor, rate: float) -> Tensor:
-    """Indices of the ``max(1, round(rate * K))`` queries with the lowest loss."""
-    keep = max(1, round(rate * len(losses)))
+def keep_rate(epochs_done: int, config: CoTeachingConfig) -> float:
+    """``R(e) = 1 - (forget_start + (forget_end - forget_start) min(e / T_k, 1))`` after ``e`` completed epochs."""
+    ramp = min(epochs_done / config.rampup_epochs, 1.0)
+    return 1.0 - (config.forget_start + (config.forget_end - config.forget_start) * ramp)
+
+
+def kept_count(num_queries: int, rate: float) -> int:
+    """``floor(rate K)``, at least one query (a batch is never emptied)."""
+    return max(1, math.floor(rate * num_queries + 1e-9))
+
+
+def small_loss_picks(losses: Tensor, keep: int) -> Tensor:
+    """Indices of the ``keep`` queries with the lowest loss."""
     return torch.argsort(losses.detach())[:keep]
 
 
@@ -51,6 +67,7 @@ class CoTeachingLearner(BaselineLearner):
     terms = ("loss_primary", "loss_peer", "keep_rate")
     config_type = CoTeachingConfig
     config: CoTeachingConfig
+    revision = 1  # 1: the released schedule (0.95 -> 0.85 per epoch, floor); 0: 1 -> 0.95 ramped per step, rounded
 
     def __init__(self, context: LearnerContext, **hyper: Any) -> None:
         super().__init__(context, **hyper)
@@ -60,15 +77,18 @@ class CoTeachingLearner(BaselineLearner):
         return [self.model, self.peer]
 
     def loss(self, outputs: SegmenterOutput, batch: QueryBatch, step: StepInfo) -> tuple[Tensor, dict[str, float]]:
-        cfg = self.config
         peer_outputs = self.peer(batch.images, batch.text_embeddings, batch.frame_index, with_stages=False)
         primary, _ = self.query_loss(outputs, batch, step)
         peer, _ = self.query_loss(peer_outputs, batch, step)
-        rate = keep_rate(step.step / step.steps_per_epoch, cfg.forget_rate, cfg.rampup_epochs)
-        primary_loss = primary[small_loss_picks(peer, rate)].mean()  # each network learns from its peer's picks
-        peer_loss = peer[small_loss_picks(primary, rate)].mean()
-        return primary_loss + peer_loss, {"loss_primary": primary_loss.item(), "loss_peer": peer_loss.item(),
-                                          "keep_rate": rate}
+        rate = keep_rate(step.epoch, self.config)
+        keep = kept_count(len(primary), rate)
+        primary_loss = primary[small_loss_picks(peer, keep)].mean()  # each network learns from its peer's picks
+        peer_loss = peer[small_loss_picks(primary, keep)].mean()
+        return primary_loss + peer_loss, {
+            "loss_primary": primary_loss.item(),
+            "loss_peer": peer_loss.item(),
+            "keep_rate": rate,
+        }
 
     def state_dict(self) -> dict[str, Any]:
         return {"peer": self.peer.state_dict()}

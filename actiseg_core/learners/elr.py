@@ -1,29 +1,31 @@
 """ELR learner: focal loss + early-learning regularisation toward each pixel's prediction history.
 
-Paper 003 Sec. IV-A, Eq. 1 (focal, alpha 0.5, gamma 2) and the ELR term below it (Liu et al. 2020, DESIGN §6):
+Paper 003 Sec. IV-A, Eq. 1 (focal) and the ELR term below it (Liu et al. 2020): ``focal + lambda R`` per pixel with
+``R = log(1 - d + eps)``, ``d = p s + (1 - p)(1 - s)`` the agreement of the prediction p with its history s.
 
-- the history is ELR's two-class target ``t = (t_bg, t_fg)``, an EMA of ``(1 - p, p)`` per pixel per query
-  (beta 0.9) started at zero as in ELR's code, kept across epochs in a
-  :class:`~actiseg_core.learners.history.QueryPixelStore` indexed by ``QueryBatch.query_ids`` (uint8, see its
-  memory note) and updated with the detached current prediction before the term is computed. Only ``s = t_fg`` is
-  stored: both channels start at zero and see inputs summing to 1, so ``t_bg = (1 - beta^n) - s`` after n visits;
-- ``d = p t_fg + (1 - p) t_bg``, the agreement of the prediction with its history, with p clamped to
-  [1e-4, 1 - 1e-4] as in ELR's code;
-- ``R = log(1 - d + eps)`` (eps 1e-6), weighted by lambda = 1.
+- The focal term is the released one (``ActiSeg_NL_benchmark/ReferFormer/models/criterion_elr_orgsize_mask.py``,
+  ``loss_masks``): RetinaNet's alpha 0.25 (the paper's Sec. V-B says 0.5), gamma 2, and unweighted, since the
+  released ELR runs do not pass ``--use_weights`` (``action_weights`` turns ActionVOS's weights on).
+- The history s is the average of the query's *previous* visits' predictions, exponentially weighted with momentum
+  beta = 0.9 on the older ones: ``s_n = (beta (1 - beta^(n-1)) s_(n-1) + (1 - beta) p_n) / (1 - beta^n)``, the
+  zero-started EMA ``s <- beta s + (1 - beta) p`` of Liu et al. and of the released update line, divided by its
+  weight ``1 - beta^n``. So a query's second visit already sees a full-strength history (its first prediction),
+  and later visits see an average over the last ~10 visits: the history accumulates instead of being about one
+  visit deep. On a first visit there is no history and R is 0; the term never reads the current prediction's own
+  value as its target (which would only push p toward whichever side it already is).
+- R's sign and update convention are Liu et al.'s and the released code's (``log(1 - <p, t>)``,
+  ``t <- beta t + (1 - beta) p``); the paper prints ``-log`` and ``s <- (1 - beta) s + beta p``, which with beta 0.9
+  would push predictions away from a history that is nearly the current prediction. lambda = 1, eps = 1e-6 (Sec.
+  V-B); p is clamped to [1e-4, 1 - 1e-4] as in both codes. R is label-free and unweighted.
 
-Why the zero start matters: a query's first visit then carries a target of total mass 0.1, so R starts weak and
-grows as the history fills. An earlier version started the history at ``p`` itself; on a first visit R then was
-``log(2 p (1 - p))``, an entropy-minimising push toward whichever side p already was, and since an untrained model
-says "background" almost everywhere and the mini protocol visits most queries about once, ELR learnt empty masks
-(gIoU 48.9 on clean labels against the baseline's 71.1).
+Where the released code is not followed: its regulariser scores the prediction against the *label*
+(``seg_target_binary`` is built from the target masks; the EMA it maintains, with momentum 0.01 and lambda 5e-4, is
+saved but never read), which is an extra label-fitting term rather than ELR. Its beta / lambda belong to that term,
+so ELR's own constants come from the paper. ``benchmarks/results/actiseg_nl_fidelity.md`` lists every difference.
 
-Two conventions differ from the text of paper 003, which prints ``s <- (1 - beta) s + beta p`` and
-``R = -log(1 - d + eps)``. With beta = 0.9 the first makes ``s`` nearly the current prediction (no memory), and
-minimising the second would push predictions *away* from their history, the opposite of the method it describes.
-Both are read as in ELR itself (``target = beta * target + (1 - beta) * p``; ``elr_reg = log(1 - <p, target>)``):
-minimising R raises d, pulling p toward whichever of t_fg and t_bg is larger, so early (clean) fits are not
-overwritten by memorised noisy labels. The focal term carries ActionVOS's pixel weights; R, label-free, does not.
-Spatial augmentation must stay off (the trainer refuses ``--hflip``) so a query's pixels line up across epochs.
+The history is kept across epochs in a :class:`~actiseg_core.learners.history.QueryPixelStore` indexed by
+``QueryBatch.query_ids`` (uint8, see its memory note). Spatial augmentation must stay off (the trainer refuses
+``--hflip``) so a query's pixels line up across epochs.
 """
 
 from __future__ import annotations
@@ -35,40 +37,36 @@ from torch import Tensor
 
 from actiseg_core.learners.base import QueryBatch, StepInfo
 from actiseg_core.learners.history import PixelHistoryLearner
-from actiseg_core.learners.losses import pixel_mean, sigmoid_focal_loss
-from actiseg_core.learners.pixel import ActionVOSCoefficients
+from actiseg_core.learners.losses import pixel_mean
+from actiseg_core.learners.pixel import ActionVOSCoefficients, actionvos_focal
 from actiseg_core.model.segmenter import SegmenterOutput
 
 QUANT = 255.0  # the history's uint8 scale: s = stored / 255, an error of at most 0.002 per update
-CLAMP = 1e-4  # ELR's code clamps predictions to [1e-4, 1 - 1e-4] before the term
+CLAMP = 1e-4  # both codes clamp predictions to [1e-4, 1 - 1e-4] before the term
 
 
 @dataclass(frozen=True)
 class ELRConfig(ActionVOSCoefficients):
-    """Paper 003 Sec. V-B: focal alpha 0.5, gamma 2; EMA beta 0.9; eps 1e-6; lambda (``reg_coef``) 1."""
+    """History momentum beta 0.9, lambda (``reg_coef``) 1, eps 1e-6 (paper 003 Sec. V-B); the focal is the released
+    ActionVOS one (alpha 0.25, gamma 2), unweighted unless ``action_weights``."""
 
-    focal_alpha: float = 0.5
-    focal_gamma: float = 2.0
     beta: float = 0.9
     reg_coef: float = 1.0
     epsilon: float = 1e-6
+    action_weights: bool = False
 
 
-def ema_update(history: Tensor, probabilities: Tensor, beta: float) -> Tensor:
-    """``beta * history + (1 - beta) * p``; a never-visited history is 0, as ELR's targets start."""
-    return beta * history + (1 - beta) * probabilities
+def history_weight(visits: Tensor, beta: float) -> Tensor:
+    """Weight of the old average when the (n + 1)-th prediction is folded in after n visits:
+    ``beta (1 - beta^n) / (1 - beta^(n + 1))``; 0 for a first visit, tending to beta."""
+    n = visits.double()
+    return (beta * (1 - beta**n) / (1 - beta ** (n + 1))).float()
 
 
-def history_mass(visits: Tensor, beta: float) -> Tensor:
-    """``t_bg + t_fg = 1 - beta^n`` after n visits of a zero-started EMA of ``(1 - p, p)``."""
-    return 1 - beta ** visits.double()
-
-
-def elr_regulariser(probabilities: Tensor, foreground: Tensor, mass: Tensor | float, epsilon: float) -> Tensor:
-    """Per-pixel ``log(1 - d + eps)``, ``d = p t_fg + (1 - p) t_bg`` with ``t_fg`` = ``foreground`` and
-    ``t_bg = mass - t_fg``; decreasing as p agrees with the larger of the two."""
+def elr_regulariser(probabilities: Tensor, history: Tensor, epsilon: float) -> Tensor:
+    """Per-pixel ``log(1 - d + eps)``, ``d = p s + (1 - p)(1 - s)``: decreasing as p agrees with the history s."""
     p = probabilities.clamp(CLAMP, 1 - CLAMP)
-    agreement = p * foreground + (1 - p) * (mass - foreground)
+    agreement = p * history + (1 - p) * (1 - history)
     return torch.log(1 - agreement + epsilon)
 
 
@@ -76,26 +74,26 @@ class ELRLearner(PixelHistoryLearner):
     terms = ("positive", "focal", "elr_reg", "dice")
     config_type = ELRConfig
     config: ELRConfig
-    revision = 1  # 1: zero-started two-class history (0 started it at p and learnt empty masks)
+    revision = 2  # 2: released focal, history of previous visits at full weight; 1: zero-started mass; 0: p-started
 
     def targets(self, probabilities: Tensor, query_ids: Tensor) -> tuple[Tensor, Tensor]:
-        """Update the history of these queries with ``probabilities`` (detached); return ``(t_fg, mass)`` as
-        stored, ``mass`` [n, 1, 1, 1] counting this visit."""
+        """The history of these queries before this visit (s [n, 1, H, W], as stored) and whether they have one
+        ([n, 1, 1, 1] bool); then fold this visit's (detached) ``probabilities`` in."""
         store, device = self.history, probabilities.device
         visits = store.visits[query_ids.cpu()]  # before this visit; on the CPU, as the store keeps them
-        previous = store.read(query_ids, device).float() / QUANT
-        previous = torch.where((visits == 0).to(device).view(-1, 1, 1, 1), torch.zeros_like(previous), previous)
-        stored = (ema_update(previous, probabilities, self.config.beta) * QUANT).round().to(torch.uint8)
-        store.write(query_ids, stored)
-        mass = history_mass(visits + 1, self.config.beta).float().to(device).view(-1, 1, 1, 1)
-        return stored.float() / QUANT, mass
+        seen = (visits > 0).to(device).view(-1, 1, 1, 1)
+        previous = torch.where(seen, store.read(query_ids, device).float() / QUANT, 0.0)
+        weight = history_weight(visits, self.config.beta).to(device).view(-1, 1, 1, 1)
+        updated = weight * previous + (1 - weight) * probabilities
+        store.write(query_ids, (updated * QUANT).round().to(torch.uint8))
+        return previous, seen
 
-    def pixel_loss(self, outputs: SegmenterOutput, batch: QueryBatch,
-                   step: StepInfo) -> tuple[Tensor, dict[str, Tensor]]:
+    def pixel_loss(
+        self, outputs: SegmenterOutput, batch: QueryBatch, step: StepInfo
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         cfg = self.config
         probabilities = outputs.mask_logits.sigmoid()
-        foreground, mass = self.targets(probabilities.detach(), batch.query_ids)
-        focal = pixel_mean(sigmoid_focal_loss(outputs.mask_logits, batch.targets, cfg.focal_alpha, cfg.focal_gamma,
-                                              batch.weights))
-        regulariser = pixel_mean(elr_regulariser(probabilities, foreground, mass, cfg.epsilon))
+        history, seen = self.targets(probabilities.detach(), batch.query_ids)
+        focal = actionvos_focal(outputs.mask_logits, batch, cfg.action_weights)
+        regulariser = pixel_mean(seen * elr_regulariser(probabilities, history, cfg.epsilon))
         return focal + cfg.reg_coef * regulariser, {"focal": focal, "elr_reg": regulariser}

@@ -1,11 +1,12 @@
-"""Per-query pixel histories (ELR's prediction EMA, NPN's candidate counts), stored compactly and checkpointed.
+"""Per-query pixel histories (ELR's prediction average, NPN's candidate counts), stored compactly and checkpointed.
 
 One uint8 map per (frame, object) query of the training split at the model input resolution, indexed by
 ``QueryBatch.query_ids``, plus a visit count per query. Memory: ``num_queries * H * W`` bytes (+4 per query). For
 the default ActiSeg-Sim train split (7,090 queries) that is 0.81 GB at 256x448 and 0.54 GB at 240x320; float32
-would be 4x. The block is allocated uninitialised (``torch.empty``) on first use, so the operating system commits a
-query's pages only when that query is first written: a short run pays for the queries it visits. Rows are read
-only once visited, and a checkpoint holds the visited rows only.
+would be 4x. NPN keeps two such stores (its counts M1 and M0), so twice that. The block is allocated
+uninitialised (``torch.empty``) on first use, so the operating system commits a query's pages only when that query
+is first written: a short run pays for the queries it visits. Rows are read only once visited, and a checkpoint
+holds the visited rows only.
 
 Histories stay on the CPU (the device copy of a batch's rows is made per step) and in one process: under DDP each
 rank would see other queries, so the trainer refuses these learners with more than one process.
@@ -54,14 +55,21 @@ class QueryPixelStore:
     def state_dict(self) -> dict[str, Any]:
         seen = torch.nonzero(self.visits, as_tuple=True)[0]
         rows = self._block()[seen].clone() if len(seen) else torch.zeros((0, *self.size), dtype=torch.uint8)
-        return {"num_queries": self.num_queries, "size": list(self.size), "ids": seen, "rows": rows,
-                "visits": self.visits[seen].clone()}
+        return {
+            "num_queries": self.num_queries,
+            "size": list(self.size),
+            "ids": seen,
+            "rows": rows,
+            "visits": self.visits[seen].clone(),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a :meth:`state_dict`; a store of another split or resolution is refused, not misindexed."""
         if state["num_queries"] != self.num_queries or tuple(state["size"]) != self.size:
-            raise ValueError(f"pixel history of {state['num_queries']} queries at {tuple(state['size'])} does not "
-                             f"fit {self.num_queries} queries at {self.size}")
+            raise ValueError(
+                f"pixel history of {state['num_queries']} queries at {tuple(state['size'])} does not "
+                f"fit {self.num_queries} queries at {self.size}"
+            )
         self.visits.zero_()
         self.visits[state["ids"]] = state["visits"]
         if len(state["ids"]):

@@ -15,8 +15,9 @@ from torch import Tensor
 from torch.nn import functional as F
 
 
-def sigmoid_focal_loss(logits: Tensor, targets: Tensor, alpha: float = 0.25, gamma: float = 2.0,
-                       weights: Tensor | None = None) -> Tensor:
+def sigmoid_focal_loss(
+    logits: Tensor, targets: Tensor, alpha: float = 0.25, gamma: float = 2.0, weights: Tensor | None = None
+) -> Tensor:
     """Per-element sigmoid focal loss, optionally pixel-weighted; no reduction.
 
     Source: Lin et al. 2017, "Focal Loss for Dense Object Detection" (RetinaNet), Eq. 5 with the alpha balance of
@@ -51,8 +52,7 @@ def dice_loss(logits: Tensor, targets: Tensor, valid: Tensor | None = None) -> T
     return 1 - numerator / denominator
 
 
-def positive_focal_loss(positive_logits: Tensor, positives: Tensor, alpha: float = 0.25,
-                        gamma: float = 2.0) -> Tensor:
+def positive_focal_loss(positive_logits: Tensor, positives: Tensor, alpha: float = 0.25, gamma: float = 2.0) -> Tensor:
     """Per-query focal loss of the positive-class head (target 1 if the object is active); no reduction.
 
     Source: ActionVOS ``SetCriterion.loss_positive_labels`` (RF_ActionVOS/criterion.py), which applies the
@@ -98,6 +98,24 @@ def reverse_ce_loss(logits: Tensor, targets: Tensor, log_zero: float = -4.0) -> 
     probabilities = logits.sigmoid()
     log_label, log_other = targets.clamp(min=floor).log(), (1 - targets).clamp(min=floor).log()
     return -(probabilities * log_label + (1 - probabilities) * log_other)
+
+
+def tversky_loss(
+    probabilities: Tensor, targets: Tensor, region: Tensor, alpha: float, beta: float, epsilon: float = 1e-6
+) -> Tensor:
+    """Per-query Tversky loss ``1 - (TP + eps) / (TP + alpha FP + beta FN + eps)`` over the pixels of ``region``.
+
+    Source: Salehi et al. 2017 (Tversky index); PMHM's released criterion applies it on the uncertain region U
+    instead of dropping U's labels. ``alpha`` weighs false positives (foreground predicted on a background label),
+    ``beta`` false negatives; sums run over every axis but the first, restricted to ``region`` (bool, the shape of
+    ``probabilities``). An empty region gives 0.
+    """
+    inside = region.to(probabilities.dtype)
+    p, y = (probabilities * inside).flatten(1), (targets * inside).flatten(1)
+    true_positive = (p * y).sum(1)
+    false_positive = (p * (inside.flatten(1) - y)).sum(1)
+    false_negative = ((inside.flatten(1) - p) * y).sum(1)
+    return 1 - (true_positive + epsilon) / (true_positive + alpha * false_positive + beta * false_negative + epsilon)
 
 
 def symmetric_kl(logits_a: Tensor, logits_b: Tensor) -> Tensor:

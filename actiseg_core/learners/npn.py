@@ -1,92 +1,155 @@
 """NPN learner: partial-label + negative learning from per-pixel candidate counts, plus weak -> strong consistency.
 
-Paper 003 Sec. IV-A, Eq. 2-3 (Sheng et al. 2024, DESIGN §6). Per pixel of a query, with the (possibly noisy) label
-y and the current prediction p (detached):
+Paper 003 Sec. IV-A, Eq. 2-3 (Sheng et al. 2024), as the released code runs it
+(``ActiSeg_NL_benchmark/ReferFormer/models/criterion_npn_orgsize_mask.py``, ``engine.train_one_epoch_ws``). Per pixel
+of a query, with the (possibly noisy) label y and the current prediction p (detached):
 
-- candidate indicators ``A1 = y + [p > 0.5]``, ``A0 = (1 - y) + [p <= 0.5]``, accumulated over epochs into
-  ``M1, M0``. ``A1 + A0 = 2`` on every visit, so ``M0 = 2 v - M1`` with v the query's visit count: one uint8 map
-  (M1 <= 2v <= 254; a query stops accumulating after 127 visits, long after its proxy label has settled) plus one
-  count per query hold both (:class:`~actiseg_core.learners.history.QueryPixelStore`, see its memory note);
-- proxy label ``y* = [M1 >= M0]`` and reliability ``w = max(M1, M0) / (M1 + M0)`` in [0.5, 1], from the counts
-  after this visit's update;
-- Eq. 2 ``PLL = -w (y* log p + (1 - y*) log(1 - p))``;
-- Eq. 3 ``NL = -[A1 = 0] log(1 - p) - [A0 = 0] log p``: only where label and prediction agree, which side they
-  agree on is reinforced;
-- ``CR``: cross entropy of the prediction on a photometrically distorted ("strong") view of the same frames
-  against the hard labels ``[p > 0.5]`` of the plain ("weak") view. The trainer supplies the strong view in
-  ``QueryBatch.strong_images`` (``uses_strong_view``); the strong forward pass runs here, without stage outputs.
+- A prediction *votes* for a class only when it is confident: ``max(p, 1 - p) > 0.7``; its class is ``[p > 0.5]``.
+- Warm-up, the first ``warmup_epochs`` (2) epochs: the pixel term is ActionVOS's focal on the labels (unweighted:
+  the released NPN runs do not pass ``--use_weights``), no strong view is run, and the counts are seeded: the
+  label's count is set to 1 and a confident vote adds 1 to its class.
+- After warm-up, each visit's candidate set ``C = {y} + {confident vote}`` adds 1 to the count of each class in it:
+  ``M_c <- M_c + [c in C]``. A dilated pixel (label 1, confidently predicted 0) gains a vote for background on every
+  visit and one for its label: a tie, which goes to background, and a warm-up that voted background puts it ahead.
+- Proxy label ``y* = argmax(M0, M1)`` with ties going to **background**, reliability ``w = max(M) / (M0 + M1)``.
+- Eq. 2 ``PLL = w CE(y*)``, Eq. 3 ``NL = -sum over classes c not in C of log(1 - p_c)`` (where the label and a
+  confident vote agree, or no confident vote exists, this reinforces the label's class; where they disagree it is
+  0), and ``CR``: cross entropy of the strong (photometrically distorted) view against the weak view's class, on the
+  weak view's confident pixels only (gate 0.7) and averaged over them. The released code scores PLL and CR as a
+  two-class softmax over the logits ``(-x, x)``, i.e. a sigmoid of ``2 x``; so do we (:data:`PAIR_SCALE`).
 
-Pixel term: ``PLL + alpha NL + beta CR`` with alpha 0.1, beta 0.2 (paper 003 Sec. V-B). PLL and NL, which compare
-with labels, carry ActionVOS's pixel weights; CR is label-free and unweighted. Spatial augmentation must stay off.
+Pixel term ``PLL + alpha NL + beta CR`` with alpha 0.1, beta 0.2 (paper Sec. V-B and the released defaults), all
+unweighted (``action_weights`` multiplies the label terms by ActionVOS's weights). The paper's own Eq. 2-3 text
+counts ``A1 = y + [p > 0.5]`` with ties to foreground, under which a dilated pixel can never become background; the
+released code decides. The counts live in two uint8 :class:`~actiseg_core.learners.history.QueryPixelStore` maps
+(M1 in ``history``, M0 in ``background``); a query stops counting after :data:`MAX_VISITS` visits, long after its
+proxy labels have settled. The trainer supplies the strong view (``uses_strong_view``); spatial augmentation must
+stay off.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from actiseg_core.learners.base import QueryBatch, StepInfo
-from actiseg_core.learners.history import PixelHistoryLearner
+from actiseg_core.learners.base import LearnerContext, QueryBatch, StepInfo
+from actiseg_core.learners.history import PixelHistoryLearner, QueryPixelStore
 from actiseg_core.learners.losses import pixel_mean
-from actiseg_core.learners.pixel import ActionVOSCoefficients
+from actiseg_core.learners.pixel import ActionVOSCoefficients, actionvos_focal
 from actiseg_core.model.segmenter import SegmenterOutput
 
-MAX_VISITS = 127  # 2 * 127 = 254 fits the uint8 count M1
+MAX_VISITS = 254  # a count grows by at most one a visit, plus one from the warm-up seed: <= 255 fits uint8
+PAIR_SCALE = 2.0  # the released PLL / CR score the logit pair (-x, x) with a softmax: sigmoid(2 x)
+PROB_FLOOR = 1e-4  # the released code clamps p to [1e-4, 1] before NL
+NL_EPSILON = 1e-7
 
 
 @dataclass(frozen=True)
 class NPNConfig(ActionVOSCoefficients):
-    """alpha weighs the negative-learning term, beta the weak -> strong consistency (paper 003: 0.1, 0.2)."""
+    """alpha weighs NL, beta CR (0.1, 0.2); a prediction votes above ``confidence`` 0.7; ``warmup_epochs`` 2
+    (``--warmup_epochs_npn``); ``action_weights`` off, as released."""
 
     alpha: float = 0.1
     beta: float = 0.2
+    confidence: float = 0.7
+    warmup_epochs: int = 2
+    action_weights: bool = False
 
 
-def proxy_labels(count_one: Tensor, visits: Tensor) -> tuple[Tensor, Tensor]:
-    """``(y*, w)`` from ``M1`` and the visit count v (broadcastable): ``M0 = 2v - M1``; ties go to foreground."""
-    count_one = count_one.float()
-    count_zero = 2 * visits.float() - count_one
-    proxy = (count_one >= count_zero).float()
-    reliability = torch.maximum(count_one, count_zero) / (count_one + count_zero)
+def confident_votes(logits: Tensor, confidence: float) -> tuple[Tensor, Tensor]:
+    """Bool maps (votes for foreground, votes for background): ``max(p, 1 - p) > confidence`` on that side."""
+    p = logits.detach().sigmoid()
+    return p > confidence, 1 - p > confidence
+
+
+def proxy_labels(count_zero: Tensor, count_one: Tensor) -> tuple[Tensor, Tensor]:
+    """``(y*, w)`` from the counts: ``y* = [M1 > M0]`` (a tie goes to background), ``w = max(M) / (M0 + M1)``."""
+    count_zero, count_one = count_zero.float(), count_one.float()
+    proxy = (count_one > count_zero).float()
+    reliability = torch.maximum(count_one, count_zero) / (count_one + count_zero + 1e-10)
     return proxy, reliability
 
 
 def negative_learning_loss(logits: Tensor, candidate_one: Tensor, candidate_zero: Tensor) -> Tensor:
-    """Eq. 3 per pixel: ``-[A1 = 0] log(1 - p) - [A0 = 0] log p``, with ``-log p = softplus(-x)``."""
-    return (candidate_one == 0) * F.softplus(logits) + (candidate_zero == 0) * F.softplus(-logits)
+    """Eq. 3 per pixel: ``-[1 not in C] log(1 - p) - [0 not in C] log p`` with p clamped to [1e-4, 1] and a 1e-7
+    guard in the logs, as released."""
+    p = logits.sigmoid().clamp(min=PROB_FLOOR)
+    return ~candidate_one * -torch.log(1 - p + NL_EPSILON) + ~candidate_zero * -torch.log(p + NL_EPSILON)
+
+
+def pair_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
+    """Per-pixel cross entropy of the released two-class pair ``(-x, x)`` against 0/1 ``targets``."""
+    return F.binary_cross_entropy_with_logits(PAIR_SCALE * logits, targets, reduction="none")
 
 
 class NPNLearner(PixelHistoryLearner):
-    terms = ("positive", "pll", "nl", "cr", "dice")
+    terms = ("positive", "focal", "pll", "nl", "cr", "dice")
     config_type = NPNConfig
     config: NPNConfig
     uses_strong_view = True
+    revision = 1  # 1: released counts (confidence gate, ties to background, warm-up); 0: the paper's A indicators
 
-    def counts(self, candidate_one: Tensor, query_ids: Tensor) -> tuple[Tensor, Tensor]:
-        """Add this visit's ``A1`` to ``M1`` (queries below :data:`MAX_VISITS`); returns ``(M1, v)`` after it."""
-        store, device = self.history, candidate_one.device
-        visits = store.visits[query_ids.cpu()].to(device)
-        previous = torch.where(visits.view(-1, 1, 1, 1) > 0, store.read(query_ids, device).long(), 0)
-        counting = visits < MAX_VISITS
-        updated = previous + candidate_one.long() * counting.view(-1, 1, 1, 1)
-        store.write(query_ids[counting], updated[counting])
-        return updated, visits + counting.long()
+    def __init__(self, context: LearnerContext, **hyper: Any) -> None:
+        super().__init__(context, **hyper)
+        self.background = QueryPixelStore(context.num_queries, context.input_size)
 
-    def pixel_loss(self, outputs: SegmenterOutput, batch: QueryBatch,
-                   step: StepInfo) -> tuple[Tensor, dict[str, Tensor]]:
+    def counts(
+        self, labels: Tensor, votes: tuple[Tensor, Tensor], query_ids: Tensor, warmup: bool
+    ) -> tuple[Tensor, Tensor]:
+        """Fold this visit into ``(M0, M1)`` of these queries (warm-up seeding or candidate-set counting, see the
+        module docstring) and return them [n, 1, H, W] after it."""
+        device = labels.device
+        visits = self.history.visits[query_ids.cpu()].to(device).view(-1, 1, 1, 1)
+        seen = visits > 0
+        count_one = torch.where(seen, self.history.read(query_ids, device).long(), 0)
+        count_zero = torch.where(seen, self.background.read(query_ids, device).long(), 0)
+        vote_one, vote_zero = votes
+        label_one = labels > 0.5
+        if warmup:
+            new_one = torch.where(label_one, 1 + vote_one.long(), count_one + vote_one.long())
+            new_zero = torch.where(label_one, count_zero + vote_zero.long(), 1 + vote_zero.long())
+        else:
+            new_one = count_one + (label_one | vote_one).long()
+            new_zero = count_zero + (~label_one | vote_zero).long()
+        counting = (visits < MAX_VISITS).flatten()
+        for store, counts in ((self.history, new_one), (self.background, new_zero)):
+            store.write(query_ids[counting.to(query_ids.device)], counts[counting].clamp(max=255).to(torch.uint8))
+        keep = counting.view(-1, 1, 1, 1)
+        return torch.where(keep, new_zero, count_zero), torch.where(keep, new_one, count_one)
+
+    def pixel_loss(
+        self, outputs: SegmenterOutput, batch: QueryBatch, step: StepInfo
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        cfg, logits, labels = self.config, outputs.mask_logits, batch.targets
+        weights = batch.weights if cfg.action_weights else torch.ones_like(labels)
+        votes = confident_votes(logits, cfg.confidence)
+        warmup = step.epoch < cfg.warmup_epochs
+        count_zero, count_one = self.counts(labels, votes, batch.query_ids, warmup)
+        zero = logits.new_zeros(len(logits))
+        if warmup:
+            focal = actionvos_focal(logits, batch, cfg.action_weights)
+            return focal, {"focal": focal, "pll": zero, "nl": zero, "cr": zero}
         if batch.strong_images is None:
             raise ValueError("NPN needs the strong view: QueryBatch.strong_images is None")
-        cfg, logits, labels = self.config, outputs.mask_logits, batch.targets
-        predicted = (logits.detach() > 0).float()  # p > 0.5
-        candidate_one, candidate_zero = labels + predicted, (1 - labels) + (1 - predicted)
-        count_one, visits = self.counts(candidate_one, batch.query_ids)
-        proxy, reliability = proxy_labels(count_one, visits.view(-1, 1, 1, 1))
-        pll = pixel_mean(batch.weights * reliability * F.binary_cross_entropy_with_logits(logits, proxy,
-                                                                                          reduction="none"))
-        nl = pixel_mean(batch.weights * negative_learning_loss(logits, candidate_one, candidate_zero))
+        proxy, reliability = proxy_labels(count_zero, count_one)
+        pll = pixel_mean(weights * reliability * pair_cross_entropy(logits, proxy))
+        label_one = labels > 0.5
+        nl = pixel_mean(weights * negative_learning_loss(logits, label_one | votes[0], ~label_one | votes[1]))
         strong = self.model(batch.strong_images, batch.text_embeddings, batch.frame_index, with_stages=False)
-        cr = pixel_mean(F.binary_cross_entropy_with_logits(strong.mask_logits, predicted, reduction="none"))
-        return pll + cfg.alpha * nl + cfg.beta * cr, {"pll": pll, "nl": nl, "cr": cr}
+        confident = (votes[0] | votes[1]).float()
+        weak_class = (logits.detach() > 0).float()
+        cr = (confident * pair_cross_entropy(strong.mask_logits, weak_class)).flatten(1).sum(1)
+        cr = cr / confident.flatten(1).sum(1).clamp(min=1)
+        pixel = pll + cfg.alpha * nl + cfg.beta * cr
+        return pixel, {"focal": zero, "pll": pll, "nl": nl, "cr": cr}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "background": self.background.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.background.load_state_dict(state["background"])

@@ -4,12 +4,13 @@ Paper 003's open question is the mixed condition (Name-60 + Mask-21), where its 
 each method there repairs one kind of noise. The two kinds hit different units, so one recipe can treat both:
 
 - Mask noise (dilated outlines) corrupts *pixels* of every active query in the same way: no query is cleaner than
-  another, so selecting queries cannot help; PMHM's split of L_seg (Eq. 7) does, by fitting labels only outside
-  the uncertain band U, where dilation is wrong, and aligning the heads and decoder stages inside it.
+  another, so selecting queries cannot help; PMHM's regions do, by fitting labels hard only where both heads agree
+  confidently (S), leniently (Tversky) in the uncertain band U, where dilation is wrong, and aligning the heads
+  and decoder stages inside U.
 - Text noise (a renamed object) corrupts whole *queries*, so queries are selected by small loss
   (:mod:`~actiseg_core.learners.query_selection`: ranked by the positive head's loss within each class, rho 0.3
-  ramped over the first 30% of the run). The kept queries train their whole supervised part of Eq. 7 (positive
-  head + both heads' hard loss); the label-free consistency part is kept for every query, since it reads no label.
+  ramped over the first 30% of the run). The kept queries train PMHM's whole supervised part (positive head, hard
+  loss on S, Tversky on U); the label-free consistency part is kept for every query, since it reads no label.
 
 Ranking by the whole supervised loss instead would mostly drop active objects with big masks, whose Dice is large
 whatever their name, and starve the positive head of positives (measured: ``benchmarks/results/actiseg_nl.md``).

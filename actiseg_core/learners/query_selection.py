@@ -53,14 +53,18 @@ def progress_keep_rate(step: StepInfo, forget_rate: float, rampup_fraction: floa
 
 
 def class_balanced_picks(losses: Tensor, positives: Tensor, rate: float) -> Tensor:
-    """Indices of the ``rate`` smallest ``losses`` among the positive queries and, separately, among the negative
-    ones, so the selection cannot shift the balance of active and inactive examples."""
+    """Indices of the ``rate`` smallest ``losses`` (``max(1, round(rate n))`` of a class's n queries) among the
+    positive queries and, separately, among the negative ones, so the selection cannot shift the balance of active
+    and inactive examples."""
     groups = (torch.nonzero(positives > 0.5).flatten(), torch.nonzero(positives <= 0.5).flatten())
-    return torch.cat([group[small_loss_picks(losses[group], rate)] for group in groups if len(group)])
+    return torch.cat(
+        [group[small_loss_picks(losses[group], max(1, round(rate * len(group))))] for group in groups if len(group)]
+    )
 
 
-def selected_mean(per_query: Tensor, positive_logits: Tensor, positives: Tensor, step: StepInfo,
-                  config: QuerySelectionConfig) -> tuple[Tensor, float]:
+def selected_mean(
+    per_query: Tensor, positive_logits: Tensor, positives: Tensor, step: StepInfo, config: QuerySelectionConfig
+) -> tuple[Tensor, float]:
     """Mean of ``per_query`` [K] over the queries :func:`class_balanced_picks` keeps at this step's rate, and the
     rate (a training term)."""
     rate = progress_keep_rate(step, config.forget_rate, config.rampup_fraction)
