@@ -17,6 +17,17 @@ ActiSeg-Sim adds, without changing anything a VISOR reader expects:
   (Alg. 1) samples from; real data sets derive it from the names seen in their ImageSets files instead;
 - extra keys in each sequence (``robot``, ``texture``, ``object_set``, ``action``) describing how it was rendered.
 
+ActiSeg-Sim v2 renders asked for sensors add per-frame geometry (:mod:`geometry_layout` holds the readers, the
+writers and the full schema); a plain ActionVOS / VISOR reader ignores these folders:
+
+- ``Depth_Sparse/<split>/<seq>/<frame>.png``: 16-bit grey PNG, millimetres along the optical axis (REP 118 16UC1),
+  0 = no return;
+- ``RobotLinks_Sparse/<split>/<seq>/<frame>.png``: palette PNG, 1 = base, 1 + k = link moved by the k-th arm
+  joint, 32 = gripper / hand (its robot pixels are exactly ``RobotParts_Sparse``'s, which keeps 1 / 2);
+- ``Geometry_Sparse/<split>/<seq>.json``: intrinsics K, per-frame ``T_world_camera`` (ROS optical frame, metres),
+  per-object 3-D centroid, boxes, visible / silhouette pixels, occlusion and truncation keyed by palette index,
+  the grip site, and the robot-link legend.
+
 All writers are atomic (temporary file + rename) so that a killed render or corruption never leaves a half file.
 """
 

@@ -38,6 +38,7 @@ class ObjectKind:
     container: bool = False
     preposition: str = "on"
     colour: str | None = None  # the word that tells this look from other kinds of its class ("red" bowl)
+    stackable: bool = False  # flat and firm on top: "stack X on it"
     source: str = "robosuite"  # where the mesh comes from (pack and path), for leak checks by mesh
 
 

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+from actiseg_core.data.geometry_layout import SequenceGeometry
 from actiseg_core.data.layout import ANNOTATION_HEIGHT, ANNOTATION_WIDTH, ObjectInfo, Sequence, frame_name
 from actiseg_core.data.sim.camera import sample_camera
 from actiseg_core.data.sim.catalog import GRIPPER, OBJECTS_BY_LABEL
 from actiseg_core.data.sim.episode import EpisodeSpec, sample_episode
+from actiseg_core.data.sim.frames import render_frames  # the render loop (frames.py); re-exported for v2
 from actiseg_core.data.sim.motion import Motion, plan
 from actiseg_core.data.sim.placement import PlanningError
 from actiseg_core.data.sim.scene import Scene, build_scene
@@ -31,12 +33,16 @@ CAMERA_ATTEMPTS = 10
 
 @dataclass
 class Clip:
-    """A rendered clip: its ImageSets record, RGB frames, label maps and robot-part masks."""
+    """A rendered clip: its ImageSets record, RGB frames, label maps and robot-part masks; with sensors (v2) also
+    depth (uint16 mm), robot-link maps and the geometry record (see :mod:`geometry_layout`), else None."""
 
     sequence: Sequence
     images: list[np.ndarray]
     labels: list[np.ndarray]
     parts: list[np.ndarray]
+    depth: list[np.ndarray] | None = None
+    links: list[np.ndarray] | None = None
+    geometry: SequenceGeometry | None = None
 
 
 def clip_rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -113,41 +119,13 @@ def plan_clip(rng: np.random.Generator, split: str, frames: int) -> tuple[Scene,
     raise PlanningError(f"no feasible episode in {EPISODE_ATTEMPTS} draws")
 
 
-def render_frames(scene: Scene, episode: EpisodeSpec, motion: Motion, segmenter: Segmenter) -> tuple[list, list, list]:
-    """RGB frames, label maps and robot-part masks of every planned frame (``mj_forward`` before each render)."""
-    model = scene.model
-    data = mujoco.MjData(model)
-    option = mujoco.MjvOption()
-    option.geomgroup[:] = 0
-    option.geomgroup[1] = 1  # visual geoms only: collision hulls stay invisible and out of the masks
-    option.sitegroup[:] = 0
-    camera = episode.camera.mjv()
-    images, labels, parts = [], [], []
-    renderer = mujoco.Renderer(
-        model, ANNOTATION_HEIGHT, ANNOTATION_WIDTH, font_scale=mujoco.mjtFontScale.mjFONTSCALE_50
-    )
-    try:
-        for qpos in motion.frames:
-            data.qpos[:] = qpos
-            mujoco.mj_forward(model, data)
-            renderer.update_scene(data, camera=camera, scene_option=option)
-            images.append(renderer.render().copy())
-            renderer.enable_segmentation_rendering()
-            label_map, part_map = segmenter.split(renderer.render())
-            renderer.disable_segmentation_rendering()
-            labels.append(label_map)
-            parts.append(part_map)
-    finally:
-        renderer.close()
-    return images, labels, parts
-
-
-def make_clip(seed: int, split: str, index: int, frames: int) -> Clip:
-    """Sample, plan and render clip ``index`` of ``split``."""
+def make_clip(seed: int, split: str, index: int, frames: int, sensors: bool = False) -> Clip:
+    """Sample, plan and render clip ``index`` of ``split``; ``sensors`` adds depth, links and geometry."""
     scene, episode, motion = plan_clip(clip_rng(seed, split, index), split, frames)
     if not motion.reached or len(motion.frames) != frames:
         raise AssertionError(f"clip {index}: the planned motion misses its targets")
     sequence = _sequence(index, episode, motion, frames)
     index_of = {obj.name: k for k, obj in sequence.objects.items()}
     segmenter = Segmenter(scene, {label: index_of[name] for label, name in episode.names.items()})
-    return Clip(sequence, *render_frames(scene, episode, motion, segmenter))
+    camera = episode.camera.mjv()
+    return Clip(sequence, *render_frames(scene, camera, motion, segmenter, sensors, sequence.sparse_frames))

@@ -34,7 +34,7 @@ class EpisodeSpec:
     side: str | None
     names: dict[str, str]
     narration: Narration
-    camera: Camera
+    camera: Camera | None  # v2 keeps its view beside the episode (None for the wrist camera)
 
 
 def _choice(rng: np.random.Generator, options: list[str]) -> str:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 ACTIONS: tuple[str, ...] = ("pick", "put", "push", "move")
+# v2 adds two multi-object actions; verb classes index this tuple, so v1's keep their numbers.
+V2_ACTIONS: tuple[str, ...] = ACTIONS + ("stack", "move_next")
 
 _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
     "pick": (
@@ -34,6 +36,16 @@ _PHRASES: dict[str, tuple[tuple[str, str], ...]] = {
         ("shift", "shift the {target} to the {side}"),
         ("move", "move the {target} over to the {side}"),
     ),
+    "stack": (
+        ("stack", "stack the {target} on the {destination}"),
+        ("stack", "stack the {target} on top of the {destination}"),
+        ("put", "put the {target} on top of the {destination}"),
+    ),
+    "move_next": (
+        ("move", "move the {target} next to the {destination}"),
+        ("place", "place the {target} next to the {destination}"),
+        ("put", "put the {target} beside the {destination}"),
+    ),
 }
 
 
@@ -56,4 +68,4 @@ def narrate(
     phrases = _PHRASES[action]
     verb, template = phrases[int(rng.integers(len(phrases)))]
     text = template.format(target=target, destination=destination, preposition=preposition, side=side)
-    return Narration(text=text, verb=verb, verb_class=ACTIONS.index(action))
+    return Narration(text=text, verb=verb, verb_class=V2_ACTIONS.index(action))

@@ -20,6 +20,7 @@ TABLE_Y = (-0.3, 0.3)
 GAP = 0.02  # free space between object footprints
 PUSH_ROOM = 0.07  # free distance between a pushed object and its destination, at least
 SPOT_TRIES = 200
+MOVE_MIN = 0.06  # "move X next to Y" carries X at least this far beyond its own footprint
 
 Placed = dict[str, tuple[np.ndarray, float]]  # label -> (xy, footprint radius) of what stands on the table
 
@@ -59,8 +60,21 @@ def _spot(
     raise PlanningError("no free spot on the table")
 
 
+def _beside(
+    rng: np.random.Generator, anchor: tuple[np.ndarray, float], radius: float, start: np.ndarray, placed: Placed
+) -> np.ndarray:
+    """A free spot in reach right beside ``anchor`` (footprints 1.5 gaps apart), away from the target's ``start``."""
+    for _ in range(SPOT_TRIES):
+        angle = rng.uniform(-np.pi, np.pi)
+        xy = anchor[0] + (anchor[1] + radius + 1.5 * GAP) * np.array([np.cos(angle), np.sin(angle)])
+        inside = REACH_X[0] <= xy[0] <= REACH_X[1] and REACH_Y[0] <= xy[1] <= REACH_Y[1]
+        if inside and _free(xy, radius, placed) and float(np.linalg.norm(xy - start)) >= 2 * radius + MOVE_MIN:
+            return xy
+    raise PlanningError("no free spot beside the destination")
+
+
 def place(world: World, episode: EpisodeSpec, rng: np.random.Generator) -> np.ndarray | None:
-    """Stand every object of the episode in ``world``; returns where "move" takes the target (else None).
+    """Stand every object of the episode in ``world``; returns where "move" / "move_next" take the target.
 
     The spot a target is moved to is kept free of distractors; "left" is -y, as the camera sees it.
     """
@@ -78,6 +92,11 @@ def place(world: World, episode: EpisodeSpec, rng: np.random.Generator) -> np.nd
         if label == episode.target and episode.side:
             goal = xy + shift
             placed["goal"] = (goal, radius)
+        if label == episode.destination and episode.action == "move_next":
+            start, target_radius = placed[episode.target]
+            others = {lb: spot for lb, spot in placed.items() if lb != episode.target}
+            goal = _beside(rng, placed[label], target_radius, start, others)
+            placed["goal"] = (goal, target_radius)
     for label in episode.scene.objects:
         xy, _ = placed[label]
         yaw = float(rng.uniform(-np.pi, np.pi))

@@ -23,6 +23,13 @@ from PIL import Image
 from tqdm import tqdm
 
 from actiseg_core.data.classes import write_class_map
+from actiseg_core.data.geometry_layout import (
+    depth_path,
+    geometry_path,
+    robot_links_path,
+    write_depth_png,
+    write_geometry,
+)
 from actiseg_core.data.layout import (
     IMAGE_SETS_DIR,
     Sequence,
@@ -80,10 +87,13 @@ def _check_arguments(out: Path, split: str, clips: int, seed: int, workers: int,
         raise ActiSegError(f"{out}: output path exists and is not a folder")
 
 
-def _claim_parameters(out: Path, split: str, seed: int, frames_per_clip: int) -> None:
-    """Record the split's seed and clip length; a resume with other values would mix two data sets."""
+def _claim_parameters(out: Path, split: str, seed: int, frames_per_clip: int, sensors: bool = False) -> None:
+    """Record the split's seed, clip length and sensors flag (only when on, so v1's file is unchanged); a resume
+    with other values would mix two data sets."""
     path = clip_marker(out, split, 0).parent / PARAMS_FILE
-    wanted = {"seed": seed, "frames_per_clip": frames_per_clip}
+    wanted: dict[str, object] = {"seed": seed, "frames_per_clip": frames_per_clip}
+    if sensors:
+        wanted["sensors"] = True
     if path.is_file():
         found = read_json(path)
         if found != wanted:
@@ -98,20 +108,29 @@ def _jpeg(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def render_clip(out: Path, split: str, seed: int, index: int, frames: int) -> float:
-    """Render clip ``index`` and write it, its record last; returns the seconds it took."""
+def render_clip(out: Path, split: str, seed: int, index: int, frames: int, sensors: bool = False) -> float:
+    """Render clip ``index`` and write it, its record last; returns the seconds it took.
+
+    With ``sensors`` the clip also writes ``Depth_Sparse`` and ``RobotLinks_Sparse`` per frame and its
+    ``Geometry_Sparse`` record (:mod:`geometry_layout`), all before the record that marks the clip done.
+    """
     started = time.perf_counter()
-    clip = make_clip(seed, split, index, frames)
+    clip = make_clip(seed, split, index, frames, sensors=sensors)
     sequence = clip.sequence
     for frame, image, labels, parts in zip(sequence.sparse_frames, clip.images, clip.labels, clip.parts, strict=True):
         atomic_write_bytes(frame_path(out, split, sequence, frame), _jpeg(image))
         write_label_png(annotation_path(out, split, sequence, frame), labels)
         write_label_png(robot_parts_path(out, split, sequence, frame), parts)
+    if clip.geometry is not None:
+        for frame, depth, links in zip(sequence.sparse_frames, clip.depth, clip.links, strict=True):
+            write_depth_png(depth_path(out, split, sequence, frame), depth)
+            write_label_png(robot_links_path(out, split, sequence, frame), links)
+        write_geometry(geometry_path(out, split, sequence), clip.geometry, sequence.folder)
     atomic_write_json(clip_marker(out, split, index), sequence.to_json())
     return time.perf_counter() - started
 
 
-def _render_task(task: tuple[Path, str, int, int, int]) -> float:
+def _render_task(task: tuple[Path, str, int, int, int, bool]) -> float:
     return render_clip(*task)
 
 
@@ -119,7 +138,7 @@ def _init_worker() -> None:
     os.environ.setdefault("LP_NUM_THREADS", "1")
 
 
-def _run(tasks: list[tuple[Path, str, int, int, int]], workers: int) -> Iterator[float]:
+def _run(tasks: list[tuple[Path, str, int, int, int, bool]], workers: int) -> Iterator[float]:
     """Seconds per finished clip, in completion order; in this process when one worker (or one clip) suffices."""
     if workers == 1 or len(tasks) <= 1:
         yield from map(_render_task, tasks)
@@ -142,15 +161,18 @@ def render_split(
     workers: int = 2,
     frames_per_clip: int = 10,
     progress: bool = True,
+    sensors: bool = False,
 ) -> RenderSummary:
-    """Render clips ``0 .. clips-1`` of ``split`` into ``out`` (ActionVOS layout), skipping finished ones."""
+    """Render clips ``0 .. clips-1`` of ``split`` into ``out`` (ActionVOS layout), skipping finished ones.
+
+    ``sensors`` adds per-frame depth, robot-link maps and per-clip geometry (v2; :mod:`geometry_layout`)."""
     out = Path(out)
     _check_arguments(out, split, clips, seed, workers, frames_per_clip)
     started = time.perf_counter()
-    _claim_parameters(out, split, seed, frames_per_clip)
+    _claim_parameters(out, split, seed, frames_per_clip, sensors)
     write_class_map(out, class_map())
     todo = [i for i in range(clips) if not clip_marker(out, split, i).is_file()]
-    tasks = [(out, split, seed, index, frames_per_clip) for index in todo]
+    tasks = [(out, split, seed, index, frames_per_clip, sensors) for index in todo]
     worker_seconds = []
     with tqdm(
         total=clips, initial=clips - len(todo), desc=f"ActiSeg-Sim {split}", unit="clip", disable=not progress
