@@ -13,18 +13,24 @@ PROG = "actiseg-data"
 
 
 def _render(args: argparse.Namespace) -> None:
+    from actiseg_core.data.sim import versions
     from actiseg_core.data.sim.render import render_split
-    from actiseg_core.data.sim.splits import DEFAULT_CLIPS
 
-    clips = args.clips or DEFAULT_CLIPS[args.split]
-    summary = render_split(
-        Path(args.out), args.split, clips, args.seed, workers=args.workers, frames_per_clip=args.frames
-    )
-    print(
-        f"rendered {summary.rendered_clips} clips ({summary.skipped_clips} already done) -> {summary.frames} frames "
-        f"of split {args.split} in {summary.seconds:.1f} s: {summary.frames_per_second:.2f} frames/s, "
-        f"{summary.render_ms_per_frame:.0f} ms render per frame"
-    )
+    defaults = versions.default_clips(args.version)
+    splits = list(defaults) if args.split == "all" else [args.split]
+    for split in splits:
+        versions.check_split(args.version, split)  # every name is checked before anything renders
+    for split in splits:
+        clips = args.clips or defaults[split]
+        summary = render_split(
+            Path(args.out), split, clips, args.seed, workers=args.workers, frames_per_clip=args.frames,
+            version=args.version,
+        )  # fmt: skip
+        print(
+            f"rendered {summary.rendered_clips} clips ({summary.skipped_clips} already done) -> {summary.frames} "
+            f"frames of {args.version} split {split} in {summary.seconds:.1f} s: {summary.frames_per_second:.2f} "
+            f"frames/s, {summary.render_ms_per_frame:.0f} ms render per frame"
+        )
 
 
 def _stats(args: argparse.Namespace) -> None:
@@ -112,8 +118,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     render = commands.add_parser("render", help="render ActiSeg-Sim clips in the ActionVOS layout (resumable)")
     render.add_argument("--out", required=True, help="data root to write (existing clips are kept)")
-    render.add_argument("--split", required=True, choices=["train", "val", "test"])
-    render.add_argument("--clips", type=positive_int, help="clips (sequences); default: train 150, val / test 30")
+    render.add_argument("--version", default="v1", choices=["v1", "v2"], help="benchmark version (default v1)")
+    render.add_argument(
+        "--split",
+        required=True,
+        help="v1: train, val, test; v2: train, val, test, test_novel_class, test_novel_robot, test_cross_renderer; "
+        "or all (every split of the version at its default size)",
+    )
+    render.add_argument(
+        "--clips", type=positive_int, help="clips (sequences); default: v1 train 150, val / test 30; v2 see README"
+    )
     render.add_argument("--seed", type=seed_int, default=0)
     render.add_argument("--frames", type=positive_int, default=10, help="annotated frames per clip (>= 8)")
     render.add_argument("--workers", type=positive_int, default=2, help="render processes (default: 2 cores)")

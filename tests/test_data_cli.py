@@ -29,7 +29,10 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str) 
 @pytest.mark.parametrize(
     "args, fragment",
     [
-        (["render", "--out", "x", "--split", "bogus", "--clips", "2"], "invalid choice"),
+        (["render", "--out", "x", "--split", "bogus", "--clips", "2"], "unknown split 'bogus'"),
+        (["render", "--out", "x", "--split", "test_novel_class", "--clips", "2"], "unknown split"),
+        (["render", "--out", "x", "--version", "v2", "--split", "tset", "--clips", "2"], "unknown v2 split 'tset'"),
+        (["render", "--out", "x", "--version", "v3", "--split", "train"], "invalid choice"),
         (["render", "--out", "x", "--split", "train", "--clips", "0"], "positive integer"),
         (["render", "--out", "x", "--split", "train", "--clips", "two"], "positive integer"),
         (["corrupt", "--root", "r", "--out", "o", "--text-rate", "1.5"], "[0, 1]"),

@@ -43,9 +43,7 @@ from actiseg_core.data.layout import (
     write_image_set,
     write_label_png,
 )
-from actiseg_core.data.sim.catalog import class_map
-from actiseg_core.data.sim.clip import make_clip
-from actiseg_core.data.sim.splits import split_code
+from actiseg_core.data.sim import versions
 from actiseg_core.errors import ActiSegError
 
 MIN_FRAMES = 8
@@ -73,8 +71,10 @@ def clip_marker(out: Path, split: str, index: int) -> Path:
     return Path(out) / IMAGE_SETS_DIR / MARKERS_DIR / split / f"{index:06d}.json"
 
 
-def _check_arguments(out: Path, split: str, clips: int, seed: int, workers: int, frames_per_clip: int) -> None:
-    split_code(split)
+def _check_arguments(
+    out: Path, version: str, split: str, clips: int, seed: int, workers: int, frames_per_clip: int
+) -> None:
+    versions.check_split(version, split)
     if clips < 1:
         raise ActiSegError(f"clips must be at least 1, got {clips}")
     if frames_per_clip < MIN_FRAMES:
@@ -87,13 +87,15 @@ def _check_arguments(out: Path, split: str, clips: int, seed: int, workers: int,
         raise ActiSegError(f"{out}: output path exists and is not a folder")
 
 
-def _claim_parameters(out: Path, split: str, seed: int, frames_per_clip: int, sensors: bool = False) -> None:
-    """Record the split's seed, clip length and sensors flag (only when on, so v1's file is unchanged); a resume
-    with other values would mix two data sets."""
+def _claim_parameters(out: Path, version: str, split: str, seed: int, frames_per_clip: int, sensors: bool) -> None:
+    """Record the split's seed, clip length, sensors flag and version (the last two only when not v1's defaults,
+    so v1's file is unchanged); a resume with other values would mix two data sets."""
     path = clip_marker(out, split, 0).parent / PARAMS_FILE
     wanted: dict[str, object] = {"seed": seed, "frames_per_clip": frames_per_clip}
     if sensors:
         wanted["sensors"] = True
+    if version != "v1":
+        wanted["version"] = version
     if path.is_file():
         found = read_json(path)
         if found != wanted:
@@ -108,14 +110,16 @@ def _jpeg(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def render_clip(out: Path, split: str, seed: int, index: int, frames: int, sensors: bool = False) -> float:
+def render_clip(
+    out: Path, split: str, seed: int, index: int, frames: int, sensors: bool = False, version: str = "v1"
+) -> float:
     """Render clip ``index`` and write it, its record last; returns the seconds it took.
 
     With ``sensors`` the clip also writes ``Depth_Sparse`` and ``RobotLinks_Sparse`` per frame and its
     ``Geometry_Sparse`` record (:mod:`geometry_layout`), all before the record that marks the clip done.
     """
     started = time.perf_counter()
-    clip = make_clip(seed, split, index, frames, sensors=sensors)
+    clip = versions.make_clip(version, seed, split, index, frames, sensors)
     sequence = clip.sequence
     for frame, image, labels, parts in zip(sequence.sparse_frames, clip.images, clip.labels, clip.parts, strict=True):
         atomic_write_bytes(frame_path(out, split, sequence, frame), _jpeg(image))
@@ -130,7 +134,7 @@ def render_clip(out: Path, split: str, seed: int, index: int, frames: int, senso
     return time.perf_counter() - started
 
 
-def _render_task(task: tuple[Path, str, int, int, int, bool]) -> float:
+def _render_task(task: tuple[Path, str, int, int, int, bool, str]) -> float:
     return render_clip(*task)
 
 
@@ -162,20 +166,25 @@ def render_split(
     frames_per_clip: int = 10,
     progress: bool = True,
     sensors: bool = False,
+    version: str = "v1",
 ) -> RenderSummary:
-    """Render clips ``0 .. clips-1`` of ``split`` into ``out`` (ActionVOS layout), skipping finished ones.
+    """Render clips ``0 .. clips-1`` of ``split`` of benchmark ``version`` into ``out`` (ActionVOS layout),
+    skipping finished ones.
 
-    ``sensors`` adds per-frame depth, robot-link maps and per-clip geometry (v2; :mod:`geometry_layout`)."""
+    ``sensors`` adds per-frame depth, robot-link maps and per-clip geometry (:mod:`geometry_layout`); v2 always
+    has them. A v2 render first installs the asset packs it needs (:func:`versions.prepare`)."""
     out = Path(out)
-    _check_arguments(out, split, clips, seed, workers, frames_per_clip)
+    _check_arguments(out, version, split, clips, seed, workers, frames_per_clip)
+    sensors = sensors or version != "v1"
     started = time.perf_counter()
-    _claim_parameters(out, split, seed, frames_per_clip, sensors)
-    write_class_map(out, class_map())
+    _claim_parameters(out, version, split, seed, frames_per_clip, sensors)
+    versions.prepare(version, split, progress)
+    write_class_map(out, versions.class_map(version))
     todo = [i for i in range(clips) if not clip_marker(out, split, i).is_file()]
-    tasks = [(out, split, seed, index, frames_per_clip, sensors) for index in todo]
+    tasks = [(out, split, seed, index, frames_per_clip, sensors, version) for index in todo]
     worker_seconds = []
     with tqdm(
-        total=clips, initial=clips - len(todo), desc=f"ActiSeg-Sim {split}", unit="clip", disable=not progress
+        total=clips, initial=clips - len(todo), desc=f"ActiSeg-Sim {version} {split}", unit="clip", disable=not progress
     ) as bar:
         for seconds in _run(tasks, workers):
             worker_seconds.append(seconds)
