@@ -33,7 +33,8 @@ setup(
             "matplotlib>=3.11.2",
         ],
         # Rendering the ActiSeg-Sim data set (MuJoCo through robosuite, which pins numpy 1.x).
-        "sim": ["mujoco==3.3.7", "robosuite==1.5.2"],
+        # pybullet renders only the held-out test_cross_renderer split (never training data).
+        "sim": ["mujoco==3.3.7", "robosuite==1.5.2", "pybullet==3.2.7"],
         # Bag recording / replay tools (rosbag2 files without a ROS 2 install; rclpy itself comes from ROS 2).
         "ros": ["rosbags>=0.11.9", "mcap>=1.6.0", "mcap-ros2-support>=0.6.0", "opencv-python>=4.11.0.86"],
     },

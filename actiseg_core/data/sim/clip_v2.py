@@ -90,7 +90,7 @@ def plan_clip(
     raise PlanningError(f"no feasible v2 episode in {EPISODE_ATTEMPTS} draws")
 
 
-def _sequence(index: int, episode: EpisodeV2, motion: Motion, frames: int) -> Sequence:
+def sequence_record(index: int, episode: EpisodeV2, motion: Motion, frames: int) -> Sequence:
     """The ActionVOS record (palette indices follow the sorted names) with v2's extensions in ``extra``."""
     spec: EpisodeSpec = episode.spec
     catalog = episode.catalog
@@ -140,7 +140,7 @@ def make_clip(seed: int, split: str, index: int, frames: int, source: SplitPool 
     scene, episode, motion = plan_clip(clip_rng(seed, split, index), split, frames, source)
     if not motion.reached or len(motion.frames) != frames:
         raise AssertionError(f"clip {index}: the planned motion misses its targets")
-    sequence = _sequence(index, episode, motion, frames)
+    sequence = sequence_record(index, episode, motion, frames)
     index_of = {obj.name: k for k, obj in sequence.objects.items()}
     segmenter = Segmenter(scene, {label: index_of[name] for label, name in episode.spec.names.items()})
     camera = episode.view.apply(scene.model)

@@ -9,6 +9,8 @@ Render workers resolve the clip maker by name (:func:`make_clip`), so tasks stay
 
 from __future__ import annotations
 
+import importlib.util
+
 from actiseg_core.data.classes import ClassMap
 from actiseg_core.data.sim.clip import Clip
 from actiseg_core.errors import ActiSegError
@@ -59,11 +61,8 @@ def prepare(version: str, split: str, progress: bool = True) -> None:
     for name in V2_PACKS:
         packs.pack_dir(name, progress=progress)
     packs.python_pack("robosuite-models")
-    if split == CROSS_RENDERER:
-        try:
-            import pybullet  # noqa: F401
-        except ImportError:
-            raise ActiSegError("test_cross_renderer needs the Python package pybullet (pip install pybullet)") from None
+    if split == CROSS_RENDERER and importlib.util.find_spec("pybullet") is None:
+        raise ActiSegError("test_cross_renderer needs the Python package pybullet (pip install pybullet==3.2.7)")
 
 
 def make_clip(version: str, seed: int, split: str, index: int, frames: int, sensors: bool) -> Clip:
