@@ -17,7 +17,12 @@ import numpy as np
 
 from actiseg_core.data.sim.camera import Camera, sample_camera
 
-WRIST_CAMERAS = ("robot0_eye_in_hand", "robot0_wrist_cam_right", "gripper0_right_wrist_cam_right")
+WRIST_CAMERAS = (
+    "robot0_eye_in_hand",
+    "robot0_right_eye_in_hand",
+    "robot0_wrist_cam_right",
+    "gripper0_right_wrist_cam_right",
+)
 EXTERNAL_FOVY = (35.0, 60.0)
 WRIST_FOVY = (60.0, 85.0)
 WRIST_SHARE = 0.25  # share of clips filmed from the wrist
