@@ -104,9 +104,9 @@ def _claim_parameters(out: Path, version: str, split: str, seed: int, frames_per
         atomic_write_json(path, wanted)
 
 
-def _jpeg(image: np.ndarray) -> bytes:
+def _jpeg(image: np.ndarray, quality: int) -> bytes:
     buffer = BytesIO()
-    Image.fromarray(image).save(buffer, format="JPEG", quality=JPEG_QUALITY)
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()
 
 
@@ -121,8 +121,9 @@ def render_clip(
     started = time.perf_counter()
     clip = versions.make_clip(version, seed, split, index, frames, sensors)
     sequence = clip.sequence
+    quality = int(sequence.extra.get("photometric", {}).get("jpeg_quality", JPEG_QUALITY))
     for frame, image, labels, parts in zip(sequence.sparse_frames, clip.images, clip.labels, clip.parts, strict=True):
-        atomic_write_bytes(frame_path(out, split, sequence, frame), _jpeg(image))
+        atomic_write_bytes(frame_path(out, split, sequence, frame), _jpeg(image, quality))
         write_label_png(annotation_path(out, split, sequence, frame), labels)
         write_label_png(robot_parts_path(out, split, sequence, frame), parts)
     if clip.geometry is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 
 from actiseg_core.data.classes import ClassMap
+from actiseg_core.data.sim import photometric
 from actiseg_core.data.sim.clip import Clip
 from actiseg_core.errors import ActiSegError
 
@@ -35,13 +36,14 @@ def default_clips(version: str) -> dict[str, int]:
     return dict(DEFAULT_CLIPS)
 
 
-def check_split(version: str, split: str) -> None:
-    """An unknown split of ``version`` is an :class:`ActiSegError` naming the version's splits."""
+def check_split(version: str, split: str) -> int:
+    """The split's code (mixed into clip seeds); an unknown split of ``version`` is an :class:`ActiSegError`
+    naming the version's splits."""
     if check_version(version) == "v1":
         from actiseg_core.data.sim.splits import split_code
     else:
         from actiseg_core.data.sim.splits_v2 import split_code
-    split_code(split)
+    return split_code(split)
 
 
 def class_map(version: str) -> ClassMap:
@@ -66,7 +68,8 @@ def prepare(version: str, split: str, progress: bool = True) -> None:
 
 
 def make_clip(version: str, seed: int, split: str, index: int, frames: int, sensors: bool) -> Clip:
-    """Clip ``index`` of ``split``; v2 always records its sensors (depth, geometry, robot links)."""
+    """Clip ``index`` of ``split``; v2 always records its sensors (depth, geometry, robot links) and passes its
+    frames through a drawn camera sensor (:mod:`photometric`: exposure, white balance, noise, blur, JPEG)."""
     if check_version(version) == "v1":
         from actiseg_core.data.sim.clip import make_clip as v1_clip
 
@@ -74,9 +77,15 @@ def make_clip(version: str, seed: int, split: str, index: int, frames: int, sens
     if split == CROSS_RENDERER:
         from actiseg_core.data.sim.bullet.clip import make_clip as bullet_clip
 
-        return bullet_clip(seed, split, index, frames, sensors=True)
-    from actiseg_core.data.sim import packs
-    from actiseg_core.data.sim.clip_v2 import make_clip as v2_clip
+        clip = bullet_clip(seed, split, index, frames, sensors=True)
+    else:
+        from actiseg_core.data.sim import packs
+        from actiseg_core.data.sim.clip_v2 import make_clip as v2_clip
 
-    packs.python_pack("robosuite-models")  # in every spawned worker: some embodiments come from it
-    return v2_clip(seed, split, index, frames)
+        packs.python_pack("robosuite-models")  # in every spawned worker: some embodiments come from it
+        clip = v2_clip(seed, split, index, frames)
+    rng = photometric.photometric_rng(seed, check_split(version, split), index)
+    sensor = photometric.sample_sensor(rng)
+    clip.images = photometric.apply(sensor, clip.images, clip.sequence.extra["camera"]["kind"], rng)
+    clip.sequence.extra["photometric"] = sensor.to_json()
+    return clip
