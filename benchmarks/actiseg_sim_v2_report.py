@@ -25,6 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from provenance import machine  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
 
 from actiseg_core.data.classes import read_class_map  # noqa: E402
+from actiseg_core.data.geometry_layout import geometry_path, read_geometry  # noqa: E402
 from actiseg_core.data.layout import read_image_set  # noqa: E402
 from actiseg_core.data.preview import write_preview  # noqa: E402
 from actiseg_core.data.sim.catalog import GRIPPER  # noqa: E402
@@ -43,7 +44,13 @@ def v2_statistics(root: Path, split: str) -> dict[str, Any]:
     stats = split_statistics(root, split)
     sequences = read_image_set(root, split)
     classes = {obj.class_id for s in sequences for obj in s.objects.values()} - {GRIPPER.class_id}
+    occluded = []
+    for seq in sequences:
+        geometry = read_geometry(geometry_path(root, split, seq))
+        target = next(k for k, obj in seq.objects.items() if obj.narration and obj.class_id == seq.noun_class)
+        occluded += [frame.objects[target].occluded for frame in geometry.frames.values() if target in frame.objects]
     stats.update(
+        target_occluded_frame_share=sum(occluded) / max(len(occluded), 1),
         object_classes=len(classes),
         target_classes=len({s.noun_class for s in sequences}),
         embodiments=len({s.extra.get("robot") for s in sequences}),
@@ -88,13 +95,14 @@ def markdown(report: dict[str, Any]) -> str:
         "of the target's class stands inactive and only the narration tells them apart.",
         "",
         "| split | clips | frames | object classes | target classes | embodiments | hard-negative share | "
-        "wrist-camera share | mean active area % | queries (active / inactive) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "wrist-camera share | target occluded (frames) | mean active area % | queries (active / inactive) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for split, s in report["splits"].items():
         lines.append(
             f"| {split} | {s['sequences']} | {s['frames']} | {s['object_classes']} | {s['target_classes']} | "
             f"{s['embodiments']} | {s['hard_negative_share']:.2f} | {s['wrist_share']:.2f} | "
+            f"{s['target_occluded_frame_share']:.2f} | "
             f"{s['mean_active_area_percent']:.1f} | {s['positive_queries']} / {s['negative_queries']} |"
         )
     lines += ["", "Actions per split:", ""]
