@@ -197,7 +197,7 @@ class Launch:
         self.reader.join(timeout=5)
         return code
 
-    def interrupt(self, timeout: float = 30.0) -> int:
+    def interrupt(self, timeout: float = 60.0) -> int:  # a loaded 2-core CI machine shuts ROS down slowly
         """SIGINT as the launch's surroundings send it: to the whole process group from a terminal (Ctrl-C), to the
         launch process alone otherwise (``kill -INT``); return the launch's exit status."""
         if self.terminal is not None:
