@@ -192,8 +192,12 @@ class Launch:
         return int(found.group(1))
 
     def finish(self, timeout: float = 60.0) -> int:
-        """Wait for the launch to end by itself; return its exit status."""
-        code = self.process.wait(timeout=timeout)
+        """Wait for the launch to end by itself; return its exit status (a launch still running after ``timeout``
+        fails the test with what it printed, so a hang can be read from the report)."""
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"launch still running {timeout:.0f} s later; it printed:\n{self.output}") from None
         self.reader.join(timeout=5)
         return code
 
