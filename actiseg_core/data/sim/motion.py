@@ -9,15 +9,18 @@ again, so no clip shows a gripper that misses its target.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from actiseg_core.data.sim import searches
 from actiseg_core.data.sim.episode import EpisodeSpec
 from actiseg_core.data.sim.ik import IKResult
 from actiseg_core.data.sim.placement import GAP, PlanningError, place
 from actiseg_core.data.sim.scene import TABLE_TOP_Z
-from actiseg_core.data.sim.searches import grasp, grasp_yaw, push_contact, release_height, settle
+from actiseg_core.data.sim.searches import settle
 from actiseg_core.data.sim.world import World
 
 PUSH_LENGTH = 0.1  # how far a push moves its object at most
@@ -66,14 +69,39 @@ def allocate_intervals(lengths: list[float], intervals: int) -> list[int]:
     return counts
 
 
-def _push(world: World, episode: EpisodeSpec, start: Waypoint) -> list[Waypoint]:
+class Searches(NamedTuple):
+    """The geometric searches a script asks of its world: MuJoCo's (:mod:`searches`) or pybullet's
+    (:mod:`bullet.motion`); the script itself is the same for both renderers."""
+
+    grasp_yaw: Callable[..., float]
+    grasp: Callable[..., tuple[np.ndarray, float]]
+    push_contact: Callable[..., tuple[np.ndarray, float]]
+    release_height: Callable[..., float]
+
+
+MUJOCO_SEARCHES = Searches(searches.grasp_yaw, searches.grasp, searches.push_contact, searches.release_height)
+
+
+def frame_samples(waypoints: list[Waypoint], count: int) -> list[tuple[int, float]]:
+    """(segment index, fraction along it) of each of ``count`` frames: every waypoint is one, the rest spread over
+    the segments by length (plus a little per radian of turn)."""
+    lengths = [
+        float(np.linalg.norm(b.position - a.position)) + 0.05 * abs(b.yaw - a.yaw)
+        for a, b in zip(waypoints, waypoints[1:], strict=False)
+    ]
+    return [(0, 0.0)] + [
+        (i, j / n) for i, n in enumerate(allocate_intervals(lengths, count - 1)) for j in range(1, n + 1)
+    ]
+
+
+def _push(world: Any, episode: EpisodeSpec, start: Waypoint, search: Searches) -> list[Waypoint]:
     target, destination = episode.target, episode.destination
     object_xy = world.object_pose(target)[0][:2]
     towards = world.object_pose(destination)[0][:2] - object_xy
     distance = float(np.linalg.norm(towards))
     direction = towards / distance
     room = distance - world.extent[target].radius - world.extent[destination].radius - GAP
-    contact, yaw = push_contact(world, target, direction)
+    contact, yaw = search.push_contact(world, target, direction)
     end = contact + np.array([*direction, 0.0]) * min(PUSH_LENGTH, room)
     return [
         start,
@@ -84,15 +112,24 @@ def _push(world: World, episode: EpisodeSpec, start: Waypoint) -> list[Waypoint]
     ]
 
 
-def script(world: World, episode: EpisodeSpec, goal: np.ndarray | None, rng: np.random.Generator) -> list[Waypoint]:
-    """Waypoints of the narrated action, starting with the gripper hovering over the table's back half."""
+def script(
+    world: Any,
+    episode: EpisodeSpec,
+    goal: np.ndarray | None,
+    rng: np.random.Generator,
+    search: Searches = MUJOCO_SEARCHES,
+) -> list[Waypoint]:
+    """Waypoints of the narrated action, starting with the gripper hovering over the table's back half.
+
+    ``world`` is a :class:`World` (or pybullet's ``Stage``: the same object poses, extents and ``site_pose``),
+    ``search`` the searches against its geometry."""
     hover = rng.uniform([-0.16, -0.1, TABLE_TOP_Z + 0.22], [-0.04, 0.1, TABLE_TOP_Z + 0.3])
     start = Waypoint(hover, 0.0, 1.0 if episode.action == "push" else 0.0)
     if episode.action == "push":
-        return _push(world, episode, start)
+        return _push(world, episode, start, search)
     target = episode.target
-    yaw = grasp_yaw(world, target)
-    site, level = grasp(world, target, yaw)
+    yaw = search.grasp_yaw(world, target)
+    site, level = search.grasp(world, target, yaw)
     approach = [start, Waypoint(site + UP, yaw, 0.0), Waypoint(site, yaw, level, carry="held")]
     if episode.action == "pick":
         return approach + [Waypoint(site + 1.5 * UP, yaw, level, carry="held")]
@@ -100,7 +137,7 @@ def script(world: World, episode: EpisodeSpec, goal: np.ndarray | None, rng: np.
     xy = goal if goal is not None else world.object_pose(episode.destination)[0][:2]
     tallest = max(world.object_pose(lb)[0][2] + world.extent[lb].high[2] for lb in episode.scene.objects)
     carry_z = max(site[2] + 0.12, tallest + 0.05 + site[2] - TABLE_TOP_Z)
-    release_z = release_height(world, target, xy, yaw, anchor, carry_z, level)
+    release_z = search.release_height(world, target, xy, yaw, anchor, carry_z, level)
     world.set_object(target, *anchor[1])
     over, drop = np.array([xy[0], xy[1], carry_z]), np.array([xy[0], xy[1], release_z])
     return approach + [
@@ -113,13 +150,7 @@ def script(world: World, episode: EpisodeSpec, goal: np.ndarray | None, rng: np.
 
 def frames(world: World, waypoints: list[Waypoint], count: int, target: str) -> Motion:
     """Sample ``count`` frames along the waypoints (every waypoint is one), solve and check each of them."""
-    lengths = [
-        float(np.linalg.norm(b.position - a.position)) + 0.05 * abs(b.yaw - a.yaw)
-        for a, b in zip(waypoints, waypoints[1:], strict=False)
-    ]
-    samples = [(0, 0.0)] + [
-        (i, j / n) for i, n in enumerate(allocate_intervals(lengths, count - 1)) for j in range(1, n + 1)
-    ]
+    samples = frame_samples(waypoints, count)
     world.from_rest()
     motion = Motion(frames=[], errors=[])
     anchor = None

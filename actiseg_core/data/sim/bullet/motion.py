@@ -19,8 +19,8 @@ import numpy as np
 from actiseg_core.data.sim.bullet.robots import IKResult, matrix_to_quat, quat_to_matrix
 from actiseg_core.data.sim.bullet.stage import Stage, mujoco_to_bullet_quat
 from actiseg_core.data.sim.episode import EpisodeSpec
-from actiseg_core.data.sim.motion import PLACEMENT_ATTEMPTS, PUSH_LENGTH, UP, Waypoint, allocate_intervals
-from actiseg_core.data.sim.placement import GAP, PlanningError, place
+from actiseg_core.data.sim.motion import PLACEMENT_ATTEMPTS, Searches, Waypoint, frame_samples, script
+from actiseg_core.data.sim.placement import PlanningError, place
 from actiseg_core.data.sim.scene import TABLE_TOP_Z
 
 STEP = 0.004  # metres per search step (as searches.STEP)
@@ -214,65 +214,14 @@ def settle(stage: Stage, label: str) -> None:
     stage.set_object(label, np.array([position[0], position[1], stage.resting_z(label)]), quat)
 
 
-# --------------------------------------------------------------------------------------------------------------
-# the script and its frames (as motion.py)
-
-
-def _push(stage: Stage, episode: EpisodeSpec, start: Waypoint) -> list[Waypoint]:
-    target, destination = episode.target, episode.destination
-    object_xy = stage.object_pose(target)[0][:2]
-    towards = stage.object_pose(destination)[0][:2] - object_xy
-    distance = float(np.linalg.norm(towards))
-    direction = towards / distance
-    room = distance - stage.extent[target].radius - stage.extent[destination].radius - GAP
-    contact, yaw = push_contact(stage, target, direction)
-    end = contact + np.array([*direction, 0.0]) * min(PUSH_LENGTH, room)
-    return [
-        start,
-        Waypoint(contact + UP, yaw, 1.0),
-        Waypoint(contact, yaw, 1.0, carry="pushed"),
-        Waypoint(end, yaw, 1.0),
-        Waypoint(end + UP, yaw, 1.0),
-    ]
-
-
-def script(stage: Stage, episode: EpisodeSpec, goal: np.ndarray | None, rng: np.random.Generator) -> list[Waypoint]:
-    """Waypoints of the narrated action, starting with the gripper hovering over the table's back half."""
-    hover = rng.uniform([-0.16, -0.1, TABLE_TOP_Z + 0.22], [-0.04, 0.1, TABLE_TOP_Z + 0.3])
-    start = Waypoint(hover, 0.0, 1.0 if episode.action == "push" else 0.0)
-    if episode.action == "push":
-        return _push(stage, episode, start)
-    target = episode.target
-    yaw = grasp_yaw(stage, target)
-    site, level = grasp(stage, target, yaw)
-    approach = [start, Waypoint(site + UP, yaw, 0.0), Waypoint(site, yaw, level, carry="held")]
-    if episode.action == "pick":
-        return approach + [Waypoint(site + 1.5 * UP, yaw, level, carry="held")]
-    anchor = (stage.robot.grip_pose(), stage.object_pose(target))
-    xy = goal if goal is not None else stage.object_pose(episode.destination)[0][:2]
-    tallest = max(stage.object_pose(lb)[0][2] + stage.extent[lb].high[2] for lb in episode.scene.objects)
-    carry_z = max(site[2] + 0.12, tallest + 0.05 + site[2] - TABLE_TOP_Z)
-    release_z = release_height(stage, target, xy, yaw, anchor, carry_z, level)
-    stage.set_object(target, *anchor[1])
-    over, drop = np.array([xy[0], xy[1], carry_z]), np.array([xy[0], xy[1], release_z])
-    return approach + [
-        Waypoint(over, yaw, level, carry="held"),
-        Waypoint(drop, yaw, level, carry="held"),
-        Waypoint(drop, yaw, 0.0, settle=True),
-        Waypoint(drop + UP, yaw, 0.0, settle=True),
-    ]
+# the searches above drive motion.py's script (the same waypoints as the MuJoCo clips)
+BULLET_SEARCHES = Searches(grasp_yaw, grasp, push_contact, release_height)
 
 
 def frames(stage: Stage, waypoints: list[Waypoint], count: int, target: str) -> BulletMotion:
     """Sample ``count`` frames along the waypoints (every waypoint is one), solve and check each of them."""
     robot = stage.robot
-    lengths = [
-        float(np.linalg.norm(b.position - a.position)) + 0.05 * abs(b.yaw - a.yaw)
-        for a, b in zip(waypoints, waypoints[1:], strict=False)
-    ]
-    samples = [(0, 0.0)] + [
-        (i, j / n) for i, n in enumerate(allocate_intervals(lengths, count - 1)) for j in range(1, n + 1)
-    ]
+    samples = frame_samples(waypoints, count)
     robot.from_rest()
     motion = BulletMotion(frames=[], errors=[])
     anchor = None
@@ -314,7 +263,7 @@ def plan(stage: Stage, episode: EpisodeSpec, count: int, rng: np.random.Generato
         stage.robot.from_rest()
         try:
             goal = place(stage, episode, rng)  # duck-typed: extent, resting_z and set_object, as World has
-            return frames(stage, script(stage, episode, goal, rng), count, episode.target)
+            return frames(stage, script(stage, episode, goal, rng, BULLET_SEARCHES), count, episode.target)
         except PlanningError:
             continue
     raise PlanningError(f"no valid placement for {episode.action} {episode.target!r} in {PLACEMENT_ATTEMPTS} attempts")

@@ -260,6 +260,10 @@ class Stage:
         for body in bodies:
             self.client.resetBasePositionAndOrientation(body, position.tolist(), orientation)
 
+    def site_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        """The grip point and its rotation, as :meth:`World.site_pose` (what :func:`motion.script` asks)."""
+        return self.robot.grip_pose()
+
     def object_pose(self, label: str) -> tuple[np.ndarray, np.ndarray]:
         position, quat = self._poses[label]
         return position.copy(), quat.copy()
