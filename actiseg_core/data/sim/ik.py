@@ -19,12 +19,17 @@ ROTATION_TOLERANCE = 0.04  # radians
 
 @dataclass(frozen=True)
 class IKResult:
+    """How far a solve ended from its target, and the tolerances that count as reached (the pybullet
+    renderer's IK has its own)."""
+
     position_error: float
     rotation_error: float
+    position_tolerance: float = POSITION_TOLERANCE
+    rotation_tolerance: float = ROTATION_TOLERANCE
 
     @property
     def reached(self) -> bool:
-        return self.position_error <= POSITION_TOLERANCE and self.rotation_error <= ROTATION_TOLERANCE
+        return self.position_error <= self.position_tolerance and self.rotation_error <= self.rotation_tolerance
 
 
 class ArmIK:

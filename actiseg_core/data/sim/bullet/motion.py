@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from actiseg_core.data.sim.bullet.robots import IKResult, matrix_to_quat, quat_to_matrix
+from actiseg_core.data.sim.bullet.robots import matrix_to_quat, quat_to_matrix
 from actiseg_core.data.sim.bullet.stage import Stage, mujoco_to_bullet_quat
 from actiseg_core.data.sim.episode import EpisodeSpec
+from actiseg_core.data.sim.ik import IKResult
 from actiseg_core.data.sim.motion import PLACEMENT_ATTEMPTS, Searches, Waypoint, frame_samples, script
 from actiseg_core.data.sim.placement import PlanningError, place
 from actiseg_core.data.sim.scene import TABLE_TOP_Z

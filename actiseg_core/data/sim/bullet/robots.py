@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from actiseg_core.data.sim.ik import IKResult
+
 POSITION_TOLERANCE = 0.005  # metres: a frame whose grip point misses its target by more is refused
 ROTATION_TOLERANCE = 0.05  # radians
 IK_ROUNDS = 12  # calls of calculateInverseKinematics per solve, each warm-started from the previous
@@ -99,16 +101,6 @@ ROBOTS: tuple[RobotSpec, ...] = (
     ),
 )
 ROBOTS_BY_LABEL: dict[str, RobotSpec] = {spec.label: spec for spec in ROBOTS}
-
-
-@dataclass(frozen=True)
-class IKResult:
-    position_error: float
-    rotation_error: float
-
-    @property
-    def reached(self) -> bool:
-        return self.position_error <= POSITION_TOLERANCE and self.rotation_error <= ROTATION_TOLERANCE
 
 
 def rot_z(yaw: float) -> np.ndarray:
@@ -208,7 +200,8 @@ class Robot:
     def _error(self, position: np.ndarray, rotation: np.ndarray) -> IKResult:
         grip, current = self.grip_pose()
         cosine = (np.trace(current.T @ rotation) - 1.0) / 2.0
-        return IKResult(float(np.linalg.norm(grip - position)), float(np.arccos(np.clip(cosine, -1.0, 1.0))))
+        rotation_error = float(np.arccos(np.clip(cosine, -1.0, 1.0)))
+        return IKResult(float(np.linalg.norm(grip - position)), rotation_error, POSITION_TOLERANCE, ROTATION_TOLERANCE)
 
     def reach(self, position: np.ndarray, yaw: float) -> IKResult:
         """Move the arm (from its current pose) so that the grip point reaches ``position`` pointing down."""
