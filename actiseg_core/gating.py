@@ -20,7 +20,11 @@ scores, in the paper's p / n terms (003 Sec. V-G: p-side errors misplace contact
 * input: the frame itself (:mod:`actiseg_core.input_sanity`): too dark, over-exposed, flat, blurred, or the same
   bytes as the frames before it. A dead or covered camera still gets a confident-looking mask, so these checks run
   whatever the model says, with physical defaults that hold for any camera (the sharpness floor depends on the
-  camera and the scene, so it is fitted for a model's data, like the mask checks).
+  camera and the scene, so it is fitted for a model's data, like the mask checks);
+* distribution shift: how unlike the training frames the image encoder finds this one
+  (``ood_score``, :mod:`actiseg_core.feature_density`: the share of in-distribution reference frames that lie
+  closer to the training features' mean), so a frame from another camera, renderer or kind of scene is refused
+  even when its masks look confident.
 
 GO only when every check passes; otherwise NO-GO with machine-readable reason codes (:data:`REASONS`). The
 thresholds a model needs are fitted for its graph by ``benchmarks/gate_fit.py`` and stored in its model folder
@@ -36,12 +40,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from actiseg_core.feature_density import FeatureDensity
 from actiseg_core.input_sanity import ImageStatistics
 from actiseg_core.uncertainty import uncertain_set
 
 #: every reason code a NO-GO can carry, in the order checks run
 REASONS = (
-    "image_too_dark", "image_overexposed", "image_flat", "image_blurred", "frozen_image",
+    "image_too_dark", "image_overexposed", "image_flat", "image_blurred", "frozen_image", "out_of_distribution",
     "no_active_object", "no_target_object", "low_mask_confidence", "low_positive_score", "ambiguous_inactive_object",
     "area_too_small", "area_too_large", "fragmented_mask", "leakage_onto_inactive", "overlapping_objects",
     "uncertain_boundary", "unstable_mask", "stale_narration", "stale_image", "future_image_stamp",
@@ -79,6 +84,7 @@ class GateConfig:
     min_contrast: float = 0.02
     min_sharpness: float = 0.0
     max_repeated_frames: int = 0
+    max_ood_score: float = 1.0
     tau_m: float = 0.20
     tau_e: float = 0.85
     boundary_width_px: int = 2
@@ -104,6 +110,7 @@ class GateFeatures:
     sharpness: float = math.nan
     repeated_frames: float = math.nan  # how many frames before this one had the same bytes, in a row
     target_active: float = math.nan  # 1 if an active object is not the robot's hand, 0 if none is
+    ood_score: float = math.nan  # 0..1, NaN without a feature density
 
 
 @dataclass(frozen=True)
@@ -143,7 +150,8 @@ class GateDecision:
 def measure(object_probabilities: np.ndarray, positive_scores: np.ndarray, pixel_threshold: float,
             positive_threshold: float, config: GateConfig, previous_union: np.ndarray | None = None,
             narration_age_s: float = 0.0, image_age_s: float = 0.0, image: ImageStatistics | None = None,
-            repeated_frames: int = 0, hand: np.ndarray | None = None) -> tuple[GateFeatures, np.ndarray]:
+            repeated_frames: int = 0, hand: np.ndarray | None = None,
+            ood_score: float = math.nan) -> tuple[GateFeatures, np.ndarray]:
     """Features of one frame and its active union mask ([h, w] bool).
 
     Args:
@@ -183,6 +191,7 @@ def measure(object_probabilities: np.ndarray, positive_scores: np.ndarray, pixel
         **({} if image is None else {"brightness": image.brightness, "contrast": image.contrast,
                                      "sharpness": image.sharpness, "repeated_frames": float(repeated_frames)}),
         **({} if hand is None else {"target_active": float((active & ~np.asarray(hand, bool)).any())}),
+        ood_score=float(ood_score),
     )
     return features, union
 
@@ -211,7 +220,8 @@ def failed_checks(features: GateFeatures, config: GateConfig) -> tuple[str, ...]
 def _input_reasons(f: GateFeatures, c: GateConfig) -> tuple[str, ...]:
     failed = {"image_too_dark": f.brightness < c.min_brightness, "image_overexposed": f.brightness > c.max_brightness,
               "image_flat": f.contrast < c.min_contrast, "image_blurred": f.sharpness < c.min_sharpness,
-              "frozen_image": f.repeated_frames > c.max_repeated_frames}
+              "frozen_image": f.repeated_frames > c.max_repeated_frames,
+              "out_of_distribution": f.ood_score > c.max_ood_score}
     return tuple(code for code, fired in failed.items() if fired)
 
 
@@ -223,10 +233,13 @@ def _age_reasons(f: GateFeatures, c: GateConfig) -> tuple[str, ...]:
 
 class Gate:
     """Stateful gate for a stream: remembers the previous union mask while the narration stays the same, and how
-    many frames in a row carried the same bytes."""
+    many frames in a row carried the same bytes. ``density``: the model's training-feature density (None: the
+    distribution-shift check cannot fire)."""
 
-    def __init__(self, config: GateConfig, pixel_threshold: float, positive_threshold: float) -> None:
+    def __init__(self, config: GateConfig, pixel_threshold: float, positive_threshold: float,
+                 density: FeatureDensity | None = None) -> None:
         self.config = config
+        self.density = density
         self.pixel_threshold = pixel_threshold
         self.positive_threshold = positive_threshold
         self._previous: np.ndarray | None = None
@@ -239,9 +252,11 @@ class Gate:
 
     def decide(self, object_probabilities: np.ndarray, positive_scores: np.ndarray, narration: str,
                narration_age_s: float = 0.0, image_age_s: float = 0.0,
-               image: ImageStatistics | None = None, hand: np.ndarray | None = None) -> GateDecision:
+               image: ImageStatistics | None = None, hand: np.ndarray | None = None,
+               image_features: np.ndarray | None = None) -> GateDecision:
         """The verdict on one frame; ``image``: the frame's statistics (None: the input checks cannot fire);
-        ``hand``: [K] bool, which candidates are the robot's own hand (None: the target check cannot fire)."""
+        ``hand``: [K] bool, which candidates are the robot's own hand (None: the target check cannot fire);
+        ``image_features``: the segmenter's pooled encoder features, scored by the density."""
         if image is not None:
             self._repeats = self._repeats + 1 if image.digest == self._digest else 0
             self._digest = image.digest
@@ -251,10 +266,16 @@ class Gate:
             self._previous.shape == object_probabilities.shape[1:] else None
         features, union = measure(object_probabilities, positive_scores, self.pixel_threshold,
                                   self.positive_threshold, self.config, previous, narration_age_s, image_age_s,
-                                  image, self._repeats, hand)
+                                  image, self._repeats, hand, self.ood_score(image_features))
         self._previous = union
         reasons = failed_checks(features, self.config)
         return GateDecision(go=not reasons, reasons=reasons, features=features, union_mask=union)
+
+    def ood_score(self, image_features: np.ndarray | None) -> float:
+        """The frame's distribution-shift score (NaN without a density or features)."""
+        if self.density is None or image_features is None:
+            return math.nan
+        return self.density.score(image_features)
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:

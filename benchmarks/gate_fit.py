@@ -1,7 +1,7 @@
 """Fit the GO / NO-GO thresholds of a model folder on one split, report the gate's figures on another (DESIGN §8).
 
     python benchmarks/gate_fit.py --model models/default_int8 --data data/actiseg_sim \
-        --fit-split val --report-split test [--write-model]
+        --fit-split val --report-split test [--report-split ...] [--write-model]
 
 Every frame goes once through the evaluator (:mod:`actiseg_core.evaluation`: the runtime and the gate as the node
 runs them, with the folder's current gate), which gives its p-IoU, whether it fails (the evaluator's one
@@ -13,13 +13,16 @@ throughout. The walk traces the precision / recall trade-off; the chosen point i
 (at least ``--target-recall``) whose precision stays >= ``--min-precision`` on the fit split. The report split is
 never seen by the fit. The input check that depends on the camera and scene, the sharpness floor, is set from the
 fit split's distribution instead (half its 1st percentile: no frame like the fit split's is refused, a heavily
-blurred one is). Every split's figures at the chosen point (unsafe-GO rate, GO availability, NO-GO precision
-and recall, with counts) are the gate's own decisions (:func:`actiseg_core.gating.failed_checks`) on the measured
-features.
+blurred one is), and so is the distribution-shift cap when the folder has a feature density and ``--ood-quantile Q``
+is given (``max_ood_score`` = the fit split's Q-quantile of ``ood_score``); both are set before the walk, so the
+walk and the choice see the frames they refuse. Every split's figures at the chosen point (unsafe-GO rate, GO
+availability, NO-GO precision and recall, with counts) are the gate's own decisions
+(:func:`actiseg_core.gating.failed_checks`) on the measured features.
 
-Writes ``gate_fit.json`` (thresholds, both splits' figures, the whole walk, per-frame features), ``gate_fit.md`` and
-``gate_fit.png`` to ``--out``; ``--write-model [DIR]`` also stores the chosen gate, with how it was fitted, in the
-model folder's contract (DIR, default: the ``--model`` folder), where the node, the replay and the evaluator read it.
+Writes ``NAME.json`` (thresholds, every split's figures, the whole walk, per-frame features), ``NAME.md`` and
+``NAME.png`` to ``--out`` (``--name``, default ``gate_fit``); ``--write-model [DIR]`` also stores the chosen gate,
+with how it was fitted, in the model folder's contract (DIR, default: the ``--model`` folder), where the node, the
+replay and the evaluator read it.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ CHECKS = {
     "leakage": ("max_leakage", "max"),
     "overlap": ("max_overlap", "max"),
     "boundary_uncertainty": ("max_boundary_uncertainty", "max"),
+    "ood_score": ("max_ood_score", "max"),
 }
 #: the sharpness floor: this share of the fit split's SHARPNESS_PERCENTILE-th percentile
 SHARPNESS_FLOOR = 0.5
@@ -222,7 +226,7 @@ def stored_thresholds(config: GateConfig) -> dict[str, float]:
 
 def plot(walk: list[dict[str, float]], splits: list[Split], chosen: int, config: GateConfig, path: Path) -> None:
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for split, colour in zip(splits, ("tab:blue", "tab:orange"), strict=False):
+    for split, colour in zip(splits, plt.get_cmap("tab10").colors, strict=False):
         curve = np.array([precision_recall(figures_at(split, t)) for t in walk])
         at_chosen = gate_figures(split, config)
         axes[0].plot(curve[:, 1], curve[:, 0], marker=".", color=colour,
@@ -245,22 +249,29 @@ def plot(walk: list[dict[str, float]], splits: list[Split], chosen: int, config:
     plt.close(figure)
 
 
-def fit(segmenter: Segmenter, data: Path, fit_split: str, report_split: str, target_recall: float,
-        min_precision: float, max_unsafe_bound: float | None = None
+def fit(segmenter: Segmenter, data: Path, fit_split: str, report_splits: list[str], target_recall: float,
+        min_precision: float, max_unsafe_bound: float | None = None, ood_quantile: float | None = None
         ) -> tuple[dict[str, Any], list[Split], list[dict[str, float]], GateConfig]:
-    """Measure both splits, walk and choose on the fit split; returns the report, the splits, the walk and the
+    """Measure the splits, walk and choose on the fit split; returns the report, the splits, the walk and the
     chosen gate."""
     base = segmenter.contract.gate_config()
-    splits = [measure_split(segmenter, data, name, base) for name in dict.fromkeys((fit_split, report_split))]
+    splits = [measure_split(segmenter, data, name, base) for name in dict.fromkeys((fit_split, *report_splits))]
+    caps = {"min_sharpness": sharpness_floor(splits[0])}
+    if ood_quantile is not None:
+        caps["max_ood_score"] = ood_cap(splits[0], ood_quantile)
+    base = dataclasses.replace(base, **caps)
+    for split in splits:  # the caps' refusals are fixed before the walk
+        split.fixed_no_go = np.array([f.features is None or bool(failed_checks(f.features, neutral(base)))
+                                      for f in split.frames], bool)
     walk = greedy_walk(splits[0])
     chosen = choose(walk, splits[0], target_recall, min_precision, max_unsafe_bound)
-    config = dataclasses.replace(base, **config_fields(walk[chosen]), min_sharpness=sharpness_floor(splits[0]))
+    config = dataclasses.replace(base, **config_fields(walk[chosen]))
     results = {split.name: {"frames": len(split.frames), "data_hash": split.data_hash,
                             **gate_figures(split, config).as_json()} for split in splits}
     report = {
-        "data": data.name, "failure": failure_definition(), "fit_split": fit_split, "report_split": report_split,
+        "data": data.name, "failure": failure_definition(), "fit_split": fit_split, "report_splits": report_splits,
         "target_recall": target_recall, "min_precision": min_precision, "max_unsafe_go_bound": max_unsafe_bound,
-        "gate_config": {**config_fields(walk[chosen]), "min_sharpness": config.min_sharpness}, "results": results,
+        "ood_quantile": ood_quantile, "gate_config": {**config_fields(walk[chosen]), **caps}, "results": results,
         "walk": [{"thresholds": config_fields(t), **dict(zip(("precision", "recall"), precision_recall(
             figures_at(splits[0], t)), strict=True))} for t in walk],
         "chosen_step": chosen,
@@ -268,6 +279,13 @@ def fit(segmenter: Segmenter, data: Path, fit_split: str, report_split: str, tar
             split.frames, gate_verdicts(split, config), strict=True)] for split in splits},
     }
     return report, splits, walk, config
+
+
+def ood_cap(split: Split, quantile: float) -> float:
+    """The split's ``quantile`` of ``ood_score`` (1.0, never firing, when the folder has no feature density)."""
+    values = split.column("ood_score")
+    values = values[np.isfinite(values)]
+    return round(float(np.quantile(values, quantile)), 4) if values.size else 1.0
 
 
 def sharpness_floor(split: Split) -> float:
@@ -289,7 +307,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="model folder (default: the node's CPU default, the int8 copy of the default model)")
     parser.add_argument("--data", type=Path, default=Path("data/actiseg_sim"))
     parser.add_argument("--fit-split", default="val")
-    parser.add_argument("--report-split", default="test")
+    parser.add_argument("--report-split", action="append", default=None,
+                        help="split to report on, repeatable (default: test)")
+    parser.add_argument("--ood-quantile", type=float, default=None, metavar="Q",
+                        help="set max_ood_score to the fit split's Q-quantile of ood_score (needs a feature density)")
+    parser.add_argument("--name", default="gate_fit", help="file name stem of the written report")
     parser.add_argument("--target-recall", type=float, default=0.9)
     parser.add_argument("--min-precision", type=float, default=0.6)
     parser.add_argument("--max-unsafe-go-bound", type=float, default=None, metavar="B",
@@ -302,15 +324,16 @@ def main(argv: list[str] | None = None) -> None:
 
     started = time.perf_counter()
     segmenter = Segmenter.load(args.model)
-    report, splits, walk, config = fit(segmenter, args.data, args.fit_split, args.report_split, args.target_recall,
-                                       args.min_precision, args.max_unsafe_go_bound)
+    report_splits = args.report_split or ["test"]
+    report, splits, walk, config = fit(segmenter, args.data, args.fit_split, report_splits, args.target_recall,
+                                       args.min_precision, args.max_unsafe_go_bound, args.ood_quantile)
     provenance = machine()
     report = {"model": str(args.model), **report, "machine": provenance,
               "wall_s": round(time.perf_counter() - started, 1)}
     if args.write_model is not None:
         target = args.model if args.write_model == "" else Path(args.write_model)
         write_gate(target, stored_thresholds(config), {
-            "by": "benchmarks/gate_fit.py", "fit_split": args.fit_split, "report_split": args.report_split,
+            "by": "benchmarks/gate_fit.py", "fit_split": args.fit_split, "report_splits": report_splits,
             "data": args.data.name, "data_hash": {split.name: split.data_hash for split in splits},
             "target_recall": args.target_recall, "min_precision": args.min_precision,
             "max_unsafe_go_bound": args.max_unsafe_go_bound, "failure": failure_definition(),
@@ -318,10 +341,10 @@ def main(argv: list[str] | None = None) -> None:
             "segmenter_sha256": segmenter.model_dir.sha256(segmenter.model_dir.segmenter_path.name)})
         report["written_to"] = str(target)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "gate_fit.json").write_text(json.dumps(report, indent=1))
-    plot(walk, splits, report["chosen_step"], config, args.out / "gate_fit.png")
-    (args.out / "gate_fit.md").write_text(markdown(report))
-    print(markdown(report))
+    (args.out / f"{args.name}.json").write_text(json.dumps(report, indent=1))
+    plot(walk, splits, report["chosen_step"], config, args.out / f"{args.name}.png")
+    (args.out / f"{args.name}.md").write_text(markdown(report, args.name))
+    print(markdown(report, args.name))
 
 
 def _rate(rate: dict[str, Any]) -> str:
@@ -335,9 +358,9 @@ def _rule(report: dict[str, Any]) -> str:
     return f"for the highest NO-GO recall (>= {report['target_recall']}) at precision >= {report['min_precision']}"
 
 
-def markdown(report: dict[str, Any]) -> str:
+def markdown(report: dict[str, Any], name: str = "gate_fit") -> str:
     lines = [f"# GO / NO-GO gate fitted on {report['data']} {report['fit_split']}, reported on "
-             f"{report['report_split']}",
+             f"{', '.join(report['report_splits'])}",
              "", f"Model `{report['model']}`; true failure = {report['failure']} (frames without an active object "
              f"count in no rate); thresholds chosen on {report['fit_split']} {_rule(report)} "
              f"(`benchmarks/gate_fit.py`, commit {report['machine']['commit']}). Rates with their counts "
@@ -355,7 +378,7 @@ def markdown(report: dict[str, Any]) -> str:
     where = f"stored in `{report['written_to']}`" if report.get("written_to") else "not written to a model folder"
     lines += ["", f"Fitted thresholds ({where}):", "", "| threshold | value |", "|---|---|"]
     lines += [f"| `{name}` | {value} |" for name, value in report["gate_config"].items()]
-    lines += ["", "![trade-off](gate_fit.png)", ""]
+    lines += ["", f"![trade-off]({name}.png)", ""]
     return "\n".join(lines)
 
 

@@ -44,7 +44,7 @@ def exported(tiny_export) -> ExportResult:
 
 def test_parity_within_tolerance_for_k1_k4_and_text(exported) -> None:
     expected = {f"{output}[B={b},K={k}]" for b, k in ((1, 1), (1, 4), (2, 3))
-                for output in ("mask_logits", "positive_logits")}
+                for output in ("mask_logits", "positive_logits", "image_features")}
     assert set(exported.parity) == expected | {"text_embeddings", "text_cosine_min"}
     assert PARITY_TOLERANCE == 1e-4
     assert all(exported.parity[name] <= 1e-4 for name in expected), exported.parity
@@ -72,8 +72,8 @@ def test_files_are_valid_and_model_json_describes_them(exported, checkpoint) -> 
         onnx.checker.check_model(model)
         assert meta["opset"][path.name] == graph_opset(model) >= 17
     segmenter = onnx.load(exported.segmenter_path)
-    # Main mask + positive head only: no aux head, no stage outputs.
-    assert [output.name for output in segmenter.graph.output] == ["mask_logits", "positive_logits"]
+    # Main mask + positive head and the pooled features of the gate's density: no aux head, no stage outputs.
+    assert [output.name for output in segmenter.graph.output] == ["mask_logits", "positive_logits", "image_features"]
 
 
 def test_the_contract_is_written_and_read_back(exported) -> None:
@@ -117,10 +117,10 @@ embedder = PromptEmbedder(folder.contract.text_encoder, folder.text_encoder_path
 text = embedder.embed(["cup", "knife used in the action of cut", "pan used in the action of fry egg"])
 folder = str(folder.root)
 image = np.random.default_rng(0).random((1, 3, {HEIGHT}, {WIDTH}), dtype=np.float32)
-masks, positives = onnxruntime.InferenceSession(folder + "/segmenter.onnx").run(
+masks, positives, features = onnxruntime.InferenceSession(folder + "/segmenter.onnx").run(
     None, {{"images": image, "text_embeddings": text}})
 assert text.shape == (3, 384) and np.allclose(np.linalg.norm(text, axis=1), 1, atol=1e-5)
-assert masks.shape == (3, 1, {HEIGHT}, {WIDTH}) and positives.shape == (3,)
+assert masks.shape == (3, 1, {HEIGHT}, {WIDTH}) and positives.shape == (3,) and features.shape[0] == 1
 print("ok")
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)

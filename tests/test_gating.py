@@ -93,11 +93,16 @@ def test_each_check_fires_alone() -> None:
     }
     for reason, (probabilities, scores, config) in cases.items():
         assert _reasons(probabilities, scores, config) == (reason,), reason
+    shifted = dataclasses.replace(OPEN, max_ood_score=0.95)
+    assert _reasons(clean, [0.99], shifted, ood_score=0.99) == ("out_of_distribution",)
+    assert _reasons(clean, [0.2], shifted, ood_score=0.99) == ("out_of_distribution", "no_active_object")
+    assert _reasons(clean, [0.99], shifted, ood_score=0.5) == _reasons(clean, [0.99], shifted) == ()
     stale = _reasons(clean, [0.99], OPEN, narration_age_s=61.0, image_age_s=0.6)
     assert stale == ("stale_narration", "stale_image")
     assert _reasons(clean, [0.99], OPEN, image_age_s=-0.3) == ("future_image_stamp",)  # beyond the 0.25 s tolerance
     assert _reasons(clean, [0.99], OPEN, image_age_s=-0.2) == ()
-    inputs = {"image_too_dark", "image_overexposed", "image_flat", "image_blurred", "frozen_image"}
+    inputs = {"image_too_dark", "image_overexposed", "image_flat", "image_blurred", "frozen_image",
+              "out_of_distribution"}
     assert set(REASONS) == {*cases, *inputs, "no_target_object", "uncertain_boundary", "unstable_mask",
                             "stale_narration", "stale_image", "future_image_stamp"}
 

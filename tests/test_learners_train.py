@@ -160,10 +160,12 @@ def test_npn_batches_carry_a_strong_view_and_others_do_not(prompts: Path, tmp_pa
 
 @pytest.mark.parametrize(("name", "extra", "message"), [
     ("elr", {"hflip": True}, "--hflip cannot be used with learner 'elr'"),
+    ("npn", {"augment": True}, "--augment cannot be used with learner 'npn'"),
     ("npn", {"world_size": 2}, "learner 'npn' keeps per-pixel histories in one process"),
 ])
 def test_pixel_history_learners_refuse_misaligning_setups(tmp_path: Path, name: str, extra: dict[str, Any],
                                                           message: str) -> None:
-    cfg = TrainConfig(data=FIXTURE, out=tmp_path, split="val", learner=name, hflip=extra.get("hflip", False))
+    cfg = TrainConfig(data=FIXTURE, out=tmp_path, split="val", learner=name, hflip=extra.get("hflip", False),
+                      augment=extra.get("augment", False))
     with pytest.raises(ActiSegError, match=message):
         setup_run(cfg, DistInfo(0, extra.get("world_size", 1), torch.device("cpu")))

@@ -64,7 +64,7 @@ def test_label_map_equals_the_evaluation_path(model_dir, segmenter, image, activ
     """Postprocess graph == training.inference's upsample + metrics.predicted_label_map on the same logits, with
     all, some or one of the objects active (the graph upsamples only the active ones)."""
     (images,) = segmenter.preprocess.run(None, {"image": image})
-    mask_logits, positive_logits = segmenter.backend.run(images, segmenter.prompt_embeddings(NARRATION, NAMES))
+    mask_logits, positive_logits, _ = segmenter.backend.run(images, segmenter.prompt_embeddings(NARRATION, NAMES))
     scores = 1 / (1 + np.exp(-positive_logits))
     ranked = np.sort(scores)[::-1]
     threshold = 0.0 if active_count == len(NAMES) else float(ranked[active_count - 1:active_count + 1].mean())

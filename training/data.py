@@ -35,11 +35,13 @@ from actiseg_core.data.loader import ActionVOSDataset, FrameRef
 from actiseg_core.learners.base import QueryBatch
 from actiseg_core.model import TextEncoder, build_text_encoder
 from actiseg_core.prompts import build_prompt
+from training.augment import Augmenter, colour_jitter
 
 #: ActionVOS raises weights 3 and 4 to 5 "by statistic of the training set" (RF_ActionVOS/actionvos.py).
 RAISED_WEIGHT = 5
 TEXT_ENCODER_NAME = "all-MiniLM-L6-v2"
 _STRONG_VIEW_STREAM = 1  # seeds the strong view's draws apart from the flip's, for the same (seed, epoch, frame)
+_AUGMENT_STREAM = 2  # and the augmentation's
 
 
 def action_weights(labels: np.ndarray, objects: dict[int, ObjectInfo], hand_ids: frozenset[int]) -> np.ndarray:
@@ -96,12 +98,7 @@ def strong_photometric(image: np.ndarray, rng: np.random.Generator) -> np.ndarra
     consistency compares the two views pixel by pixel. Ranges: brightness and contrast x0.6..1.4, saturation
     x0.4..1.6 or grey (p 0.2), Gaussian noise sigma 0..0.05 of the range.
     """
-    pixels = image.astype(np.float32) / 255.0
-    pixels = pixels * rng.uniform(0.6, 1.4)
-    pixels = (pixels - pixels.mean()) * rng.uniform(0.6, 1.4) + pixels.mean()
-    grey = pixels @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    saturation = 0.0 if rng.random() < 0.2 else rng.uniform(0.4, 1.6)
-    pixels = grey[..., None] + saturation * (pixels - grey[..., None])
+    pixels = colour_jitter(image.astype(np.float32) / 255.0, rng, 0.4, (0.4, 1.6), 0.2)
     pixels = pixels + rng.normal(0.0, rng.uniform(0.0, 0.05), pixels.shape).astype(np.float32)
     return (np.clip(pixels, 0.0, 1.0) * 255.0).round().astype(np.uint8)
 
@@ -178,19 +175,22 @@ class FrameItem:
 class FrameDataset:
     """Frames of one split with their object queries, resized to ``input_size`` and cached after first use.
 
-    ``hflip`` flips half of the frames of an epoch (image, labels, weights together); ``strong_view`` adds a
-    :func:`strong_photometric` copy of each image. Both draws are functions of (seed, epoch, frame), so a resumed
+    ``hflip`` flips half of the frames of an epoch (image, labels, weights together); ``augment`` then applies
+    :mod:`training.augment` (pasting from another frame of the split); ``strong_view`` adds a
+    :func:`strong_photometric` copy of the result. Every draw is a function of (seed, epoch, frame), so a resumed
     run sees exactly what an uninterrupted one would.
     """
 
     def __init__(self, source: ActionVOSDataset, input_size: tuple[int, int], prompts: PromptTable,
-                 hand_ids: frozenset[int], hflip: bool = False, seed: int = 0, strong_view: bool = False) -> None:
+                 hand_ids: frozenset[int], hflip: bool = False, seed: int = 0, strong_view: bool = False,
+                 augment: Augmenter | None = None) -> None:
         self.source = source
         self.input_size = input_size
         self.hand_ids = hand_ids
         self.hflip = hflip
         self.seed = seed
         self.strong_view = strong_view
+        self.augment = augment
         self._cache: list[CachedFrame | None] = [None] * len(source.frames)
         self.objects: list[list[ObjectInfo]] = [[obj for _, obj in sorted(ref.sequence.objects.items())]
                                                 for ref in source.frames]
@@ -237,6 +237,12 @@ class FrameDataset:
         if self.hflip and np.random.default_rng([self.seed, epoch, index]).random() < 0.5:
             image, labels, weights = image[:, ::-1], labels[:, ::-1], weights[:, ::-1]
         objects = self.objects[index]
+        if self.augment is not None:
+            rng = np.random.default_rng([self.seed, epoch, index, _AUGMENT_STREAM])
+            donor = int(rng.integers(len(self)))
+            image, labels, weights = self.augment(
+                image, labels, weights, [obj.index for obj in objects if obj.positive],
+                None if donor == index else (self.frame(donor).image, self.frame(donor).labels), rng)
         labels_t = torch.from_numpy(np.ascontiguousarray(labels)).long()
         indices = torch.tensor([obj.index for obj in objects])
         positives = torch.tensor([obj.positive for obj in objects])

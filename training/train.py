@@ -58,6 +58,7 @@ from actiseg_core.model.checkpoint import load_checkpoint
 from actiseg_core.model.config import IMAGE_ENCODERS
 from actiseg_core.prompts import normalise_text
 from training import distributed
+from training.augment import AugmentConfig, Augmenter, load_photos
 from training.checkpoint import capture_rng, restore_rng, save_checkpoint
 from training.data import FrameDataset, PromptTable, collate, split_prompts
 from training.distributed import DistInfo
@@ -94,6 +95,7 @@ class TrainConfig:
     pretrained: bool = True  # ImageNet weights (efficientnet_lite0 only)
     input_size: tuple[int, int] = (240, 320)
     hflip: bool = False
+    augment: bool = False  # training.augment's crops, copy-paste, photo backgrounds and sensor photometrics
     workers: int = 2  # threads decoding frames into the cache
     threads: int = 0  # torch intra-op threads; 0 = torch's default (torchrun sets 1 per process)
     resume: bool = True
@@ -325,9 +327,10 @@ def _refuse_sided_narrations(source: ActionVOSDataset) -> None:
 def setup_run(cfg: TrainConfig, info: DistInfo) -> Run:
     """Data, learner (and its networks), optimizer and schedule; restores ``out/last.pt`` when resuming."""
     kind = learner_type(cfg.learner)
-    if cfg.hflip and kind.keeps_pixel_histories:
-        raise ActiSegError(f"--hflip cannot be used with learner {cfg.learner!r}: it keeps per-pixel histories, "
-                           "which flipped frames would misalign")
+    for flag, used in (("--hflip", cfg.hflip), ("--augment", cfg.augment)):
+        if used and kind.keeps_pixel_histories:
+            raise ActiSegError(f"{flag} cannot be used with learner {cfg.learner!r}: it keeps per-pixel histories, "
+                               "which flipped or cropped frames would misalign")
     if info.world_size > 1 and kind.keeps_pixel_histories:
         raise ActiSegError(f"learner {cfg.learner!r} keeps per-pixel histories in one process; each of the "
                            f"{info.world_size} DDP ranks would see other queries: train it with one process")
@@ -366,8 +369,9 @@ def setup_run(cfg: TrainConfig, info: DistInfo) -> Run:
     prompts = PromptTable.build(all_prompts, cfg.out / "prompts.pt")
     if info.is_main:
         distributed.barrier(info)
+    augmenter = Augmenter(AugmentConfig(), load_photos()) if cfg.augment else None
     train_frames = FrameDataset(train_source, cfg.input_size, prompts, hand_class_ids(train_source),
-                                hflip=cfg.hflip, seed=cfg.seed, strong_view=kind.uses_strong_view)
+                                hflip=cfg.hflip, seed=cfg.seed, strong_view=kind.uses_strong_view, augment=augmenter)
     val_frames = None if val_source is None else train_frames if val_source is train_source else FrameDataset(
         val_source, cfg.input_size, prompts, hand_class_ids(val_source))
     sampler = DistributedSampler(train_frames, num_replicas=info.world_size, rank=info.rank, shuffle=True,
@@ -482,6 +486,9 @@ def build_parser() -> OneLineParser:
     parser.add_argument("--input-size", type=input_size, default="x".join(map(str, defaults.input_size)), metavar="HxW",
                         help="model input, multiples of 16")
     parser.add_argument("--hflip", action="store_true", help="random horizontal flips (not with ELR / NPN)")
+    parser.add_argument("--augment", action="store_true",
+                        help="crops, copy-paste, real-photo backgrounds, sensor photometrics (training.augment; "
+                        "installs the wallpapers asset pack on first use)")
     parser.add_argument("--workers", type=positive_int, default=defaults.workers,
                         help="threads decoding frames into the in-memory cache")
     parser.add_argument("--threads", type=non_negative_int, default=defaults.threads,
@@ -508,7 +515,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         min_lr_ratio=args.min_lr_ratio,
         clip_grad=args.clip_grad, seed=args.seed, image_encoder=args.image_encoder,
         pretrained=args.image_encoder == "efficientnet_lite0" and not args.no_pretrained,
-        input_size=args.input_size, hflip=args.hflip, workers=args.workers, threads=args.threads, resume=args.resume,
+        input_size=args.input_size, hflip=args.hflip, augment=args.augment, workers=args.workers,
+        threads=args.threads, resume=args.resume,
         eval_every=args.eval_every, ckpt_every=args.ckpt_every, log_every=args.log_every,
         progress=not args.no_progress, device=args.device,
     )

@@ -98,14 +98,14 @@ def export_inference_graph(segmenter: ActiveObjectSegmenter, opset: int = 18) ->
     text = F.normalize(torch.ones(3, config.text_dim), dim=1)
     program = torch.onnx.export(graph, (image, text), dynamo=True, opset_version=opset, verbose=False,
                                 input_names=["images", "text_embeddings"],
-                                output_names=["mask_logits", "positive_logits"],
+                                output_names=["mask_logits", "positive_logits", "image_features"],
                                 dynamic_shapes={"images": {0: torch.export.Dim("B", max=16)},
                                                 "text_embeddings": {0: torch.export.Dim("K", max=64)}})
     return _checked_bytes(program.model_proto)
 
 
 def segmenter_parity(segmenter: ActiveObjectSegmenter, onnx_bytes: bytes) -> dict[str, float]:
-    """Max abs difference torch vs onnxruntime of both outputs for each (B, K) in :data:`PARITY_SHAPES`."""
+    """Max abs difference torch vs onnxruntime of every output for each (B, K) in :data:`PARITY_SHAPES`."""
     config = segmenter.config
     graph = InferenceGraph(segmenter.eval()).eval()
     session = _session(onnx_bytes)
@@ -114,11 +114,12 @@ def segmenter_parity(segmenter: ActiveObjectSegmenter, onnx_bytes: bytes) -> dic
     for frames, queries in PARITY_SHAPES:
         images = torch.rand(frames, 3, config.input_height, config.input_width, generator=generator)
         text = F.normalize(torch.randn(queries, config.text_dim, generator=generator), dim=1)
-        masks, positives = session.run(None, {"images": images.numpy(), "text_embeddings": text.numpy()})
+        outputs = session.run(None, {"images": images.numpy(), "text_embeddings": text.numpy()})
         with torch.no_grad():
-            expected_masks, expected_positives = graph(images, text)
-        diffs[f"mask_logits[B={frames},K={queries}]"] = _max_abs_diff(masks, expected_masks)
-        diffs[f"positive_logits[B={frames},K={queries}]"] = _max_abs_diff(positives, expected_positives)
+            expected = graph(images, text)
+        for name, actual, reference in zip(("mask_logits", "positive_logits", "image_features"), outputs, expected,
+                                           strict=True):
+            diffs[f"{name}[B={frames},K={queries}]"] = _max_abs_diff(actual, reference)
     return diffs
 
 
@@ -208,7 +209,8 @@ def _metadata(segmenter: ActiveObjectSegmenter, contract: Contract, source: dict
         "normalisation": "feed RGB float32 in 0..1 (uint8 / 255); the encoder's mean/std normalisation is inside "
                          "segmenter.onnx",
         "segmenter": {"file": SEGMENTER_FILE, "inputs": ["images [B,3,H,W]", f"text_embeddings [K,{config.text_dim}]"],
-                      "outputs": ["mask_logits [B*K,1,H,W] (row b*K+k)", "positive_logits [B*K]"]},
+                      "outputs": ["mask_logits [B*K,1,H,W] (row b*K+k)", "positive_logits [B*K]",
+                                  "image_features [B,C] (pooled encoder strides 16 and 32)"]},
         "opset_requested": opset,
         "opset": {name: graph_opset(onnx.load_from_string(data)) for name, data in graphs.items()},
         "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in graphs.items()},

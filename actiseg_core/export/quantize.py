@@ -70,7 +70,7 @@ def mask_agreement(reference: Segmenter, quantized: Segmenter, feeds: list[dict[
     for feed in feeds:
         masks = []
         for segmenter in (reference, quantized):
-            logits, positives = segmenter.backend.run(feed["images"], feed["text_embeddings"])
+            logits, positives, _ = segmenter.backend.run(feed["images"], feed["text_embeddings"])
             masks.append((logits[:, 0] >= pixel_logit) & (positives >= positive_logit)[:, None, None])
         union = (masks[0] | masks[1]).sum()
         ious.append((masks[0] & masks[1]).sum() / union if union else 1.0)

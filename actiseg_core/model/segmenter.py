@@ -101,8 +101,10 @@ class InferenceGraph(nn.Module):
     export traces).
 
     ``forward(images [B, 3, H, W] float 0..1, text_embeddings [K, text_dim]) -> (mask_logits [B*K, 1, H, W],
-    positive_logits [B*K])``, frame-major: row ``b * K + k`` is frame b, query k, so B = 1 gives the [K, ...]
-    layout every consumer reads. Put the segmenter in eval mode first, so the aux head is not part of it; stage
+    positive_logits [B*K], image_features [B, C])``, frame-major: row ``b * K + k`` is frame b, query k, so B = 1
+    gives the [K, ...] layout every consumer reads. ``image_features`` are the encoder's two coarsest levels
+    (strides 16 and 32), each averaged over the image: what :mod:`actiseg_core.feature_density` scores for
+    distribution shift, at no extra cost. Put the segmenter in eval mode first, so the aux head is not part of it; stage
     outputs are skipped. The frame index is built with arithmetic rather than ``repeat_interleave``, which the
     dynamo exporter specialises to the example batch size.
     """
@@ -111,12 +113,14 @@ class InferenceGraph(nn.Module):
         super().__init__()
         self.segmenter = segmenter
 
-    def forward(self, images: Tensor, text_embeddings: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, images: Tensor, text_embeddings: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         frames, (queries, dim) = images.shape[0], text_embeddings.shape
         frame_index = torch.div(torch.arange(frames * queries, device=images.device), queries, rounding_mode="floor")
         text = text_embeddings.unsqueeze(0).expand(frames, queries, dim).reshape(frames * queries, dim)
-        output = self.segmenter(images, text, frame_index, with_stages=False)
-        return output.mask_logits, output.positive_logits
+        features = self.segmenter.encode_image(images)
+        output = self.segmenter.decode(features, text, frame_index, with_stages=False)
+        pooled = torch.cat([level.mean(dim=(2, 3)) for level in features[-2:]], dim=1)
+        return output.mask_logits, output.positive_logits, pooled
 
 
 def _resize(logits: Tensor, size: tuple[int, int]) -> Tensor:

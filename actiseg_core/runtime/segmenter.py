@@ -18,6 +18,7 @@ import numpy as np
 
 from actiseg_core.contract import Contract
 from actiseg_core.errors import ActiSegError
+from actiseg_core.feature_density import density_for
 from actiseg_core.prompts import normalise_text
 from actiseg_core.runtime.backends.base import Backend, BackendError
 from actiseg_core.runtime.backends.onnxruntime_backend import PROVIDERS, OnnxRuntimeBackend, create_session
@@ -47,6 +48,8 @@ class Prediction:
         label_map: [H, W] uint8 at the image's resolution: 0 none, k + 1 = object k (active objects only).
         union_probability: [H, W] float32, the highest probability of any active object per pixel (0 if none).
         object_probabilities: [K, h, w] float32 at the model's input resolution (what the gate reads).
+        image_features: [C] float32, the frame's pooled encoder features (the gate's distribution-shift score), or
+            None for a graph exported without them.
         timings_ms: ``text``, ``preprocess``, ``model``, ``postprocess``, ``total``.
     """
 
@@ -56,6 +59,7 @@ class Prediction:
     label_map: np.ndarray
     union_probability: np.ndarray
     object_probabilities: np.ndarray
+    image_features: np.ndarray | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -88,6 +92,7 @@ class Segmenter:
         self.pixel_threshold = float(contract.pixel_threshold if pixel_threshold is None else pixel_threshold)
         self.positive_threshold = float(contract.positive_threshold if positive_threshold is None
                                         else positive_threshold)
+        self.feature_density = None if model_dir is None else density_for(model_dir.root, model_dir.metadata)
 
     @classmethod
     def load(cls, model_dir: Path | str, backend: str = "onnxruntime", threads: int | None = None,
@@ -138,7 +143,7 @@ class Segmenter:
             return self._nothing_to_segment(image, after_text - start)
         (images,) = self.preprocess.run(None, {"image": np.ascontiguousarray(image)})
         after_pre = time.perf_counter()
-        mask_logits, positive_logits = self.backend.run(images, text_embeddings)
+        mask_logits, positive_logits, image_features = self.backend.run(images, text_embeddings)
         after_model = time.perf_counter()
         scores, object_probabilities, union_probability, label_map = self.postprocess.run(None, {
             "mask_logits": mask_logits, "positive_logits": positive_logits,
@@ -151,6 +156,7 @@ class Segmenter:
         return Prediction(object_names=list(object_names), positive_scores=scores,
                           active=scores >= self.positive_threshold, label_map=label_map,
                           union_probability=union_probability, object_probabilities=object_probabilities,
+                          image_features=None if image_features is None else image_features[0],
                           timings_ms={name: 1000 * seconds for name, seconds in timings.items()})
 
     def _nothing_to_segment(self, image: np.ndarray, text_seconds: float) -> Prediction:

@@ -97,7 +97,7 @@ class StreamProcessor:
                  require_stamps: bool = False, hand_names: tuple[str, ...] = (GRIPPER_NAME,)) -> None:
         self.segmenter = segmenter
         config = gate_config if gate_config is not None else segmenter.contract.gate_config()
-        self.gate = Gate(config, segmenter.pixel_threshold, segmenter.positive_threshold)
+        self.gate = Gate(config, segmenter.pixel_threshold, segmenter.positive_threshold, segmenter.feature_density)
         self.vocabulary = tuple(vocabulary if vocabulary is not None else segmenter.contract.vocabulary)
         self.enforce_vocabulary = enforce_vocabulary
         self.require_stamps = require_stamps
@@ -148,7 +148,7 @@ class StreamProcessor:
         decision = self.gate.decide(prediction.object_probabilities, prediction.positive_scores, narration.text,
                                     narration_age_s=max(_age(now_s, narration.stamp_s), 0.0),
                                     image_age_s=_age(now_s, image_stamp_s), image=image_statistics(image),
-                                    hand=self._hand)
+                                    hand=self._hand, image_features=prediction.image_features)
         if self.require_stamps and not image_stamp_s > 0.0:
             decision = replace(decision, go=False, reasons=(*decision.reasons, "unstamped_image"))
         self.verdicts.update(decision.reasons)

@@ -18,13 +18,17 @@ class BackendError(ActiSegError):
     """A backend cannot be used here (library or device missing, model unreadable by it, engine build failed)."""
 
 
+#: (mask_logits [K, 1, h, w], positive_logits [K], image_features [1, C] or None for a graph exported without them)
+GraphOutputs = tuple[np.ndarray, np.ndarray, np.ndarray | None]
+
+
 class Backend(Protocol):
-    """``run(images [1, 3, h, w] float32 0..1, text_embeddings [K, D] float32) -> (mask_logits [K, 1, h, w],
-    positive_logits [K])``, both float32 numpy arrays on the host."""
+    """``run(images [1, 3, h, w] float32 0..1, text_embeddings [K, D] float32) -> GraphOutputs``, float32 numpy
+    arrays on the host."""
 
     name: str
     #: where it runs, in words (provider list, GPU name, engine precision), for logs and benchmark tables
     description: str
 
-    def run(self, images: np.ndarray, text_embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def run(self, images: np.ndarray, text_embeddings: np.ndarray) -> GraphOutputs:
         ...

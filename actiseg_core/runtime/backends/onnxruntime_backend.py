@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import onnxruntime
 
-from actiseg_core.runtime.backends.base import BackendError
+from actiseg_core.runtime.backends.base import BackendError, GraphOutputs
 
 #: backend name -> onnxruntime provider list (first = required; the rest may take nodes the first cannot run)
 PROVIDERS: dict[str, list[str]] = {
@@ -72,6 +72,6 @@ class OnnxRuntimeBackend:
         self.name = name
         self.description = f"onnxruntime {onnxruntime.__version__} ({', '.join(active)})"
 
-    def run(self, images: np.ndarray, text_embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        mask_logits, positive_logits = self.session.run(None, {"images": images, "text_embeddings": text_embeddings})
-        return mask_logits, positive_logits
+    def run(self, images: np.ndarray, text_embeddings: np.ndarray) -> GraphOutputs:
+        outputs = self.session.run(None, {"images": images, "text_embeddings": text_embeddings})
+        return outputs[0], outputs[1], outputs[2] if len(outputs) > 2 else None

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from actiseg_core.runtime.backends.base import BackendError
+from actiseg_core.runtime.backends.base import BackendError, GraphOutputs
 from actiseg_core.runtime.engine_cache import EngineCache, EngineKey
 from actiseg_core.runtime.model_dir import ModelDir
 
@@ -80,6 +80,9 @@ class TensorRTBackend:
         height, width = model_dir.input_size
         self.shapes = {"images": (1, 3, height, width), "text_embeddings": (max_queries, model_dir.text_dim),
                        "mask_logits": (max_queries, 1, height, width), "positive_logits": (max_queries,)}
+        names = {self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)}
+        if "image_features" in names:  # graphs exported before the feature-density output lack it
+            self.shapes["image_features"] = (1, int(self.engine.get_tensor_shape("image_features")[1]))
         self.buffers = {name: self._check(self.cudart.cudaMalloc(int(np.prod(shape)) * 4), "cudaMalloc")
                         for name, shape in self.shapes.items()}
         for name, pointer in self.buffers.items():
@@ -121,7 +124,7 @@ class TensorRTBackend:
             raise BackendError(f"CUDA {call} failed: {self.cudart.cudaGetErrorString(error)[1]}")
         return values[0] if len(values) == 1 else tuple(values)
 
-    def run(self, images: np.ndarray, text_embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def run(self, images: np.ndarray, text_embeddings: np.ndarray) -> GraphOutputs:
         queries = text_embeddings.shape[0]
         if queries > self.max_queries:
             raise BackendError(f"{queries} object queries exceed the TensorRT engine's profile (max {self.max_queries}"
@@ -140,11 +143,13 @@ class TensorRTBackend:
         height, width = self.shapes["images"][2:]
         outputs = {"mask_logits": np.empty((queries, 1, height, width), np.float32),
                    "positive_logits": np.empty((queries,), np.float32)}
+        if "image_features" in self.shapes:
+            outputs["image_features"] = np.empty(self.shapes["image_features"], np.float32)
         for name, array in outputs.items():
             self._check(self.cudart.cudaMemcpyAsync(array.ctypes.data, self.buffers[name], array.nbytes,
                                                     device_to_host, self.stream), "cudaMemcpyAsync")
         self._check(self.cudart.cudaStreamSynchronize(self.stream), "cudaStreamSynchronize")
-        return outputs["mask_logits"], outputs["positive_logits"]
+        return outputs["mask_logits"], outputs["positive_logits"], outputs.get("image_features")
 
     def __del__(self) -> None:
         for pointer in getattr(self, "buffers", {}).values():

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from actiseg_core.runtime.backends.base import BackendError
+from actiseg_core.runtime.backends.base import BackendError, GraphOutputs
 
 if TYPE_CHECKING:
     import torch
@@ -56,8 +56,9 @@ class TorchBackend:
                           "learner": state.get("config", {}).get("learner")}
         return backend
 
-    def run(self, images: np.ndarray, text_embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def run(self, images: np.ndarray, text_embeddings: np.ndarray) -> GraphOutputs:
         with self.torch.inference_mode():
-            mask_logits, positive_logits = self.graph(self.torch.from_numpy(images).to(self.device),
-                                                      self.torch.from_numpy(text_embeddings).to(self.device))
-        return mask_logits.cpu().numpy(), positive_logits.cpu().numpy()
+            outputs = self.graph(self.torch.from_numpy(images).to(self.device),
+                                 self.torch.from_numpy(text_embeddings).to(self.device))
+        mask_logits, positive_logits, image_features = (output.cpu().numpy() for output in outputs)
+        return mask_logits, positive_logits, image_features
