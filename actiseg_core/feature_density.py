@@ -112,6 +112,16 @@ def write_density(model_dir: Path | str, density: FeatureDensity, fitted: dict[s
     atomic_write_json(path, metadata)
 
 
+def kept_record(model_dir: Path | str, segmenter_sha256: str) -> dict[str, Any] | None:
+    """The density record of an earlier ``model.json`` in ``model_dir`` if it was fitted for exactly the graph with
+    ``segmenter_sha256`` (a re-export of the same weights keeps it, a new graph does not), else None."""
+    try:
+        record = json.loads((Path(model_dir) / "model.json").read_text(encoding="utf-8")).get(METADATA_KEY)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and record.get("segmenter_sha256") == segmenter_sha256 else None
+
+
 def density_for(root: Path, metadata: dict[str, Any]) -> FeatureDensity | None:
     """The folder's density if ``model.json`` records one for its current segmenter graph, else None.
 

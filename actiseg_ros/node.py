@@ -68,7 +68,7 @@ PACKAGE = "actiseg_ros"
 AUTO_MODEL, INT8_MODEL, FP32_MODEL = "auto", "models/default_int8", "models/default"
 #: The node's own parameters and their defaults: config/segment.yaml carries the same values (a test keeps them so).
 NODE_DEFAULTS: dict[str, Any] = {
-    "model_dir": INT8_MODEL, "backend": "onnxruntime", "threads": 2, "enforce_vocabulary": False,
+    "model_dir": AUTO_MODEL, "backend": "onnxruntime", "threads": 2, "enforce_vocabulary": False,
     "image_transport": "raw", "narration_type": "actiseg", "image_qos": "sensor_data", "image_qos_depth": 1,
     "output_qos_depth": 5, "max_rate_hz": 0.0, "max_image_pixels": 3840 * 2160, "diagnostics_period_s": 1.0,
     "max_image_silence_s": 0.5,

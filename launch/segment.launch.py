@@ -39,8 +39,8 @@ DDS_TRANSPORTS = "FASTDDS_BUILTIN_TRANSPORTS"
 # Node parameters a launch argument may override. The empty default means "not given": the parameter is then left
 # to the params file.
 PARAMETER_ARGUMENTS = {
-    "model_dir": "model folder (model.json + ONNX graphs), e.g. models/default for the fp32 one; empty: the params "
-                 "file's model_dir (the installed models/default_int8)",
+    "model_dir": "model folder (model.json + ONNX graphs), e.g. models/default for the fp32 one, or auto (int8 "
+                 "where the CPU has fast int8 instructions, else fp32); empty: the params file's model_dir (auto)",
     "backend": "onnxruntime | onnxruntime-cuda | onnxruntime-tensorrt | tensorrt | torch; empty: the params file's",
     "use_sim_time": "true: use /clock (rosbag replay); empty: the params file's, else false",
 }

@@ -39,7 +39,7 @@ def evaluate_split(predictor: Backend, frames: FrameDataset) -> dict[str, Action
         objects = frames.objects[index]
         image = frames.frame(index).image.transpose(2, 0, 1)[None]
         batch = np.ascontiguousarray(image, dtype=np.float32) / 255.0
-        mask_logits, positive_logits = predictor.run(batch, frames.text_embeddings(index).numpy())
+        mask_logits, positive_logits, _ = predictor.run(batch, frames.text_embeddings(index).numpy())
         gt = frames.source.load_labels(ref)
         probabilities = upsample_probabilities(mask_logits, gt.shape)
         positive_scores = 1.0 / (1.0 + np.exp(-positive_logits.astype(np.float64)))

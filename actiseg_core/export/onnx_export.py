@@ -17,7 +17,8 @@ The text encoder graph is not written: the contract names the deployed one (``co
 int8 MiniLM from a package) and the export checks its embeddings against training's fp32 MiniLM. Every graph is
 checked with ``onnx.checker`` and compared with torch in onnxruntime *before* anything is written, so a failed export
 never leaves a half-valid model folder; files are written atomically (temporary name + rename). A gate fitted for
-exactly this segmenter graph (same sha256) in an earlier ``model.json`` of ``out_dir`` is kept.
+exactly this segmenter graph (same sha256) in an earlier ``model.json`` of ``out_dir`` is kept, and so is a feature
+density (:mod:`actiseg_core.feature_density`).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from actiseg_core.export.processing_graphs import (
     PREPROCESS_FILE,
     processing_graphs,
 )
+from actiseg_core.feature_density import METADATA_KEY, kept_record
 from actiseg_core.model import ActiveObjectSegmenter, InferenceGraph, TextEncoder, build_text_encoder
 from actiseg_core.model.checkpoint import load_checkpoint, model_from_checkpoint
 from actiseg_core.runtime.model_dir import CHECKPOINT_FILE, FORMAT, file_sha256
@@ -180,7 +182,9 @@ def export_segmenter(checkpoint: Path, out_dir: Path, opset: int = 18,
     graphs = {SEGMENTER_FILE: segmenter_bytes, **processing}
     source = {"checkpoint": str(checkpoint), "sha256": checkpoint_sha256, "step": state.get("step"),
               "data_hash": state.get("data_hash")}
-    atomic_write_json(result.metadata_path, _metadata(segmenter, contract, source, opset, parity, graphs))
+    metadata = _metadata(segmenter, contract, source, opset, parity, graphs)
+    density = kept_record(out_dir, segmenter_sha256)
+    atomic_write_json(result.metadata_path, metadata | ({METADATA_KEY: density} if density else {}))
     return result
 
 

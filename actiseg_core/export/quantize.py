@@ -33,6 +33,7 @@ from actiseg_core.cli_util import OneLineParser, positive_int, run_command
 from actiseg_core.contract import METADATA_FILE, GateSpec, earlier_contract
 from actiseg_core.data.loader import ActionVOSDataset
 from actiseg_core.errors import ActiSegError
+from actiseg_core.feature_density import METADATA_KEY, kept_record
 from actiseg_core.runtime import Segmenter
 from actiseg_core.runtime.model_dir import CHECKPOINT_FILE, file_sha256
 
@@ -108,6 +109,10 @@ def quantize_model_folder(model: Path, out: Path, data: Path, split: str = "trai
     previous = earlier_contract(out)
     gate = previous.gate.kept_for(metadata["sha256"][segmenter_name]) if previous is not None else GateSpec()
     metadata["contract"]["gate"] = asdict(gate)
+    metadata.pop(METADATA_KEY, None)  # the fp32 graph's features: the int8 folder gets its own fit
+    density = kept_record(out, metadata["sha256"][segmenter_name])
+    if density:
+        metadata[METADATA_KEY] = density
     info = {"method": "onnxruntime static, QDQ, int8 weights per channel, uint8 activations, MinMax",
             "calibration": {"data": data.name, "split": split, "frames": len(feeds)}, "source_folder": str(model),
             "source_sha256": folder.sha256(segmenter_name)}
