@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
+from actiseg_core.export.onnx_export import export_segmenter
 from actiseg_core.feature_density import DENSITY_FILE, FeatureDensity, FeatureDensityError, density_for, write_density
 from actiseg_core.gating import Gate, GateConfig
 from actiseg_core.runtime import Segmenter
@@ -51,7 +52,7 @@ def test_the_gate_refuses_a_shifted_frame_only_with_a_density() -> None:
     assert near.go
 
 
-def test_a_model_folder_carries_its_density_for_its_own_graph(tiny_export, tmp_path) -> None:
+def test_a_model_folder_carries_its_density_for_its_own_graph(tiny_export, tiny_checkpoint, tmp_path) -> None:
     folder = tmp_path / "model"
     shutil.copytree(tiny_export.out_dir, folder)
     segmenter = Segmenter.load(folder)
@@ -64,8 +65,9 @@ def test_a_model_folder_carries_its_density_for_its_own_graph(tiny_export, tmp_p
     write_density(folder, FeatureDensity.fit(samples[:40], samples[40:]), {"data": "test"})
     loaded = Segmenter.load(folder)
     assert loaded.feature_density is not None and loaded.feature_density.dim == features.size
+    export_segmenter(tiny_checkpoint, folder)  # re-exporting the same weights keeps the density of the same graph
     metadata = json.loads((folder / "model.json").read_text())
-    assert metadata["feature_density"]["data"] == "test"
+    assert metadata["feature_density"]["data"] == "test" and Segmenter.load(folder).feature_density is not None
     (folder / DENSITY_FILE).write_bytes(b"garbage")
     with pytest.raises(FeatureDensityError, match="sha256 differs"):
         Segmenter.load(folder)

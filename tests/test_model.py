@@ -271,11 +271,14 @@ def test_onnx_export_with_dynamic_k_matches_torch() -> None:
     session = onnxruntime.InferenceSession(export_inference_graph(model), providers=["CPUExecutionProvider"])
     for frames, num_queries in ((1, 1), (1, 3), (3, 2)):
         image, text = _images(frames), _text(num_queries, seed=num_queries)
-        masks, positives = session.run(None, {"images": image.numpy(), "text_embeddings": text.numpy()})
+        masks, positives, features = session.run(None, {"images": image.numpy(), "text_embeddings": text.numpy()})
         with torch.no_grad():
-            expected_masks, expected_positives = graph(image, text)
-            single_masks, _ = graph(image[-1:], text)  # frame-major rows: the last K rows are the last frame
+            expected_masks, expected_positives, expected_features = graph(image, text)
+            single_masks, _, single_features = graph(image[-1:], text)  # frame-major: the last K rows, last frame
         assert masks.shape == (frames * num_queries, 1, HEIGHT, WIDTH) and positives.shape == (frames * num_queries,)
+        assert features.shape == (frames, expected_features.shape[1])  # one pooled vector per frame, not per query
+        np.testing.assert_allclose(features, expected_features.numpy(), rtol=0, atol=1e-4)
+        np.testing.assert_allclose(expected_features[-1:].numpy(), single_features.numpy(), rtol=0, atol=1e-5)
         np.testing.assert_allclose(expected_masks[-num_queries:].numpy(), single_masks.numpy(), rtol=0, atol=1e-5)
         np.testing.assert_allclose(masks, expected_masks.numpy(), rtol=0, atol=1e-4)
         np.testing.assert_allclose(positives, expected_positives.numpy(), rtol=0, atol=1e-4)
