@@ -1,7 +1,7 @@
 """Fit a model folder's training-feature density, the gate's distribution-shift reference (``feature_density``).
 
     python benchmarks/density_fit.py --model models/default --data data/actiseg_sim_v2 --split train \
-        --frames 1500 --write-model
+        --frames 3000 --write-model
 
 Runs ``--frames`` frames of the training split, evenly spaced, through the folder's own segmenter graph (the
 features depend on the graph: fp32 and int8 folders are fitted separately) and keeps each frame's pooled encoder
@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from actiseg_core.data.split_info import load_split, split_hash
 from actiseg_core.errors import ActiSegError
-from actiseg_core.feature_density import FeatureDensity, write_density
+from actiseg_core.feature_density import SHRINKAGE, FeatureDensity, write_density
 from actiseg_core.runtime import Segmenter
 
 RESULTS = Path(__file__).parent / "results"
@@ -43,7 +43,7 @@ def frame_features(segmenter: Segmenter, data: Path, split: str, frames: int) ->
         if prediction.image_features is None:
             raise ActiSegError("this model folder's segmenter graph has no image_features output: export it again")
         features.append(prediction.image_features)
-        clips.append(ref.sequence.name)
+        clips.append(ref.sequence.folder)
     return np.stack(features), clips, split_hash(dataset)
 
 
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, required=True, help="model folder")
     parser.add_argument("--data", type=Path, default=Path("data/actiseg_sim_v2"))
     parser.add_argument("--split", default="train")
-    parser.add_argument("--frames", type=int, default=1500)
+    parser.add_argument("--frames", type=int, default=3000)
     parser.add_argument("--reference-every", type=int, default=3, help="every N-th clip is a reference clip")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--write-model", action="store_true", help="store the density in the --model folder")
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     density, reference = fit_density(features, clips, args.reference_every)
     fitted = {"by": "benchmarks/density_fit.py", "data": args.data.name, "split": args.split, "data_hash": data_hash,
               "frames": {"fit": int((~reference).sum()), "reference": int(reference.sum())},
-              "shrinkage": "actiseg_core.feature_density.SHRINKAGE", "commit": machine()["commit"]}
+              "shrinkage": SHRINKAGE, "commit": machine()["commit"]}
     if args.write_model:
         write_density(args.model, density, fitted)
     distances = density.distances(features)

@@ -67,7 +67,6 @@ CHECKS = {
     "leakage": ("max_leakage", "max"),
     "overlap": ("max_overlap", "max"),
     "boundary_uncertainty": ("max_boundary_uncertainty", "max"),
-    "ood_score": ("max_ood_score", "max"),
 }
 #: the sharpness floor: this share of the fit split's SHARPNESS_PERCENTILE-th percentile
 SHARPNESS_FLOOR = 0.5
@@ -180,10 +179,12 @@ def choose(walk: list[dict[str, float]], split: Split, target_recall: float, min
     precise step that does; failing both, the highest-recall step.
 
     With ``max_unsafe_bound``: instead, the most available step whose one-sided 95% Clopper-Pearson upper bound on
-    the unsafe-GO rate is <= it (a finite-sample promise on the fit split), else the step with the lowest bound."""
+    the unsafe-GO rate is <= it (a finite-sample promise on the fit split), else the step with the lowest bound. A
+    step that says GO on no frame of the fit split makes no unsafe GO there (bound 0): it is the choice when no
+    step that does say GO keeps the promise."""
     if max_unsafe_bound is not None:
         figures = [figures_at(split, t) for t in walk]
-        bounds = [f.unsafe_go.upper_bound() for f in figures]
+        bounds = [f.unsafe_go.upper_bound() if f.unsafe_go.of else 0.0 for f in figures]
         promised = [i for i, bound in enumerate(bounds) if bound <= max_unsafe_bound]
         if promised:
             return max(promised, key=lambda i: (figures[i].availability.value or 0.0, -bounds[i], -i))
