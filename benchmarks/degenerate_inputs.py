@@ -27,6 +27,9 @@ REPO = Path(__file__).resolve().parents[1]
 FOLDERS = (REPO / "models" / "default_int8", REPO / "models" / "default")
 
 
+NOISE = "uniform noise"
+
+
 def inputs(frame: np.ndarray) -> dict[str, list[np.ndarray]]:
     """Each case as the frames sent one after another (the verdict is the last frame's)."""
     shape = frame.shape
@@ -34,7 +37,7 @@ def inputs(frame: np.ndarray) -> dict[str, list[np.ndarray]]:
     blurred = np.asarray(Image.fromarray(frame).filter(ImageFilter.GaussianBlur(8)))
     return {"control: a val frame": [frame], "all black": [np.zeros(shape, np.uint8)],
             "all white": [np.full(shape, 255, np.uint8)], "uniform grey": [np.full(shape, 128, np.uint8)],
-            "uniform noise": [noise], "the val frame repeated": [frame, frame.copy()],
+            NOISE: [noise], "the val frame repeated": [frame, frame.copy()],
             "heavy blur (Gaussian, radius 8)": [blurred]}
 
 
@@ -68,15 +71,22 @@ def markdown(report: dict) -> str:
         unsafe = [case for case, result in results.items() if result["go"] and not case.startswith("control")]
         lines += ["", f"Unsafe GO: {len(unsafe)} of {len(results) - 1} degenerate inputs"
                   + (f" ({', '.join(unsafe)})." if unsafe else "."), ""]
-    lines += ["Uniform noise is refused only by a mask check (`area_too_small`), not by an input check: the "
-              "input statistics cannot tell a broken sensor link from a busy scene. An out-of-distribution score "
-              "on the encoder's features is what would see it (not built yet).", ""]
+    lines += ["The input statistics cannot tell uniform noise (a broken sensor link) from a busy scene; the "
+              "distribution-shift score on the encoder's pooled features (`out_of_distribution`, "
+              "`actiseg_core/feature_density.py`) can, where the folder carries a feature density: "
+              + "; ".join(f"`{folder}`: {_noise_verdict(results)}" for folder, results in report["folders"].items())
+              + ".", ""]
     return "\n".join(lines)
+
+
+def _noise_verdict(results: dict[str, dict[str, object]]) -> str:
+    refused = "out_of_distribution" in results[NOISE]["reasons"]  # type: ignore[operator]
+    return "refused as out of distribution" if refused else "not refused by it"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=REPO / "data" / "actiseg_sim")
+    parser.add_argument("--data", type=Path, default=REPO / "data" / "actiseg_sim_v2")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     dataset = ActionVOSDataset(args.data, "val")

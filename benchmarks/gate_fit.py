@@ -379,7 +379,9 @@ def markdown(report: dict[str, Any], name: str = "gate_fit") -> str:
     where = f"stored in `{report['written_to']}`" if report.get("written_to") else "not written to a model folder"
     lines += ["", f"Fitted thresholds ({where}):", "", "| threshold | value |", "|---|---|"]
     lines += [f"| `{name}` | {value} |" for name, value in report["gate_config"].items()]
-    lines += ["", f"![trade-off]({name}.png)", ""]
+    lines += ["", f"![trade-off]({name}.png)", "",
+              "Degenerate camera inputs (all black / white / grey, noise, a repeated frame, heavy blur) through the "
+              "shipped folders' gates: `degenerate_inputs.md` (`benchmarks/degenerate_inputs.py`).", ""]
     return "\n".join(lines)
 
 
