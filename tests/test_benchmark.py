@@ -1,5 +1,6 @@
 """The ActiSeg-NL runner end to end on a micro protocol (2 conditions x 2 methods, 4 steps of a tiny model on the
-VISOR-layout fixture): outputs, cache hits on a second run, resume of an interrupted cell, one-line errors."""
+VISOR-layout fixture): outputs, per-object records, cache hits on a second run, resume of an interrupted cell,
+one-line errors."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import pytest
 import torch
 from test_learners_train import STOP_AT, StopAfter  # the same simulated Ctrl-C as the trainer's resume tests
 
+from actiseg_core.data.split_info import load_split
 from actiseg_core.learners import ELRLearner
-from benchmarks.nl import runner
+from benchmarks.nl import objects, runner
 from benchmarks.nl.runner import CONDITION_BY_KEY, Cell, Protocol, main, plan
 from training import train as train_module
 
@@ -80,6 +82,27 @@ def test_tables_csv_json_and_plots_are_written(first_run: Path) -> None:
     assert summary["summary"]["mask9"]["elr"]["seeds"] == [0]
     for plot in ("noise_sweeps.png", "tradeoff.png"):
         assert (first_run / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_every_cell_records_its_objects_and_the_positive_head_summary(root: Path, first_run: Path) -> None:
+    val = load_split(root, "val")
+    queries = sorted((q.frame.sequence.folder, q.frame.frame, q.obj.index, q.positive) for q in val.queries)
+    for folder in sorted(first_run.glob("cells/*/*/*")):
+        result = json.loads((folder / "result.json").read_text())
+        records = json.loads((folder / objects.OBJECTS).read_text())
+        assert sorted((r["sequence"], r["frame"], r["object_index"], r["positive"]) for r in records) == queries
+        head = result["positive_head"]
+        assert head["objects"] == len(queries) and head["active"] == sum(r["positive"] for r in records)
+        if 0 < head["active"] < head["objects"]:
+            assert 0.0 <= head["auroc"] <= 1.0
+        else:
+            assert head["auroc"] is None  # one class missing: undefined (NaN, written as null)
+        # The bypassed label map lets every candidate compete for a pixel, the evaluated one only those >= 0.75, so
+        # an object's bypassed mask can lose pixels to an object the gate drops: the two gIoUs may differ slightly.
+        assert head["giou_at_0.75"] == pytest.approx(result["metrics"]["gIoU"], abs=1.0)
+    assert "## Positive head (gate bypassed, clean val split)" in (first_run / "tables.md").read_text()
+    cached_before = {"condition": "clean", "method": "elr", "seed": 0, "metrics": {}}  # a result without the summary
+    assert objects.positive_head_table([cached_before]) == []
 
 
 def test_a_second_run_reads_every_cell_from_the_cache(root: Path, first_run: Path,

@@ -11,6 +11,8 @@ rule needs is missing. The combined recipe (``pmhm_select``) is checked against 
 gIoU over ``baseline`` under Name-60 + Mask-21, averaged over at least 2 seeds. Partial results are fine: whatever
 is missing reads "not run yet".
 
+Where the cells carry the positive head's summary (``positive_head``), a table of it follows the paper's tables.
+
 Writes ``actiseg_nl.md``, ``actiseg_nl.json`` and ``actiseg_nl_findings.png`` to ``--out``. A hand-written
 ``benchmarks/actiseg_nl_analysis.md``, where it exists, is copied into the Markdown under "Analysis".
 """
@@ -38,6 +40,7 @@ from actiseg_core.errors import DataError
 from actiseg_core.learners import learner_names
 from actiseg_core.metrics import HIGHER_IS_BETTER, METRIC_COLUMNS
 from benchmarks.nl import paper003_tables as paper
+from benchmarks.nl.objects import positive_head_table
 from benchmarks.nl.runner import (
     CONDITION_BY_KEY,
     CONDITIONS,
@@ -526,6 +529,7 @@ def report_markdown(report: dict[str, Any], cells: list[dict[str, Any]], analysi
     """The whole Markdown report."""
     lines = header_markdown(report, command)
     lines += tables_markdown(report["summary"], cells)
+    lines += positive_head_table(cells)  # only where cells carry the summary (ours only: the paper has none)
     lines += findings_markdown(report["findings"])
     lines += recipe_markdown(report["combined_recipe"], report["ablation"])
     if analysis is not None:

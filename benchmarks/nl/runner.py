@@ -15,14 +15,16 @@ Conditions: clean; Name-20/40/60 (clean masks); Mask-9/15/21 (clean names); Name
 registered learner; PMHM only where masks are noisy (the paper evaluates it there only). Layout under ``--out``::
 
     views/<condition>[-<non-default mode>]-noise<seed>-<clean train hash>/   noisy training roots + noise.json
-    cells/<condition>/<method>/seed<seed>-<hash>/{run/, eval/, result.json}
+    cells/<condition>/<method>/seed<seed>-<hash>/{run/, eval/, objects.json, result.json}
     tables.md  tables.csv  results.json  noise_sweeps.png  tradeoff.png
 
 ``<hash>`` is a hash of everything the cell computes from (training settings, condition, seeds, the clean data's
 hashes), so changing a setting makes new cells instead of mixing results. ``result.json`` is written atomically and
 last: a cell that has it is cached and skipped; a cell without it (killed, Ctrl-C) resumes from ``run/last.pt``
-when the command is rerun. Each result records seed, data hashes, noise modes, commit and wall time. Tables and
-plots are rebuilt from the requested cells at the end of every invocation.
+when the command is rerun. Each result records seed, data hashes, noise modes, commit and wall time, and under
+``positive_head`` the positive head's ranking / calibration on val from the per-object records of ``objects.json``
+(:mod:`benchmarks.nl.objects`; cells made before those existed lack both). Tables and plots are rebuilt from the
+requested cells at the end of every invocation.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ from actiseg_core.noise.modes import (
     TEXT_NOISE_MODES,
 )
 from actiseg_core.noise.view import MANIFEST, make_noisy_view
+from benchmarks.nl.objects import OBJECTS, object_scores, positive_head_table, record_summary
 from training.train import OPERATIONAL_OPTIONS, TrainConfig, input_size, learner_arg, train
 
 PROG = "actiseg-benchmark"
@@ -275,11 +278,13 @@ def run_cell(settings: Settings, cell: Cell, clean_hash: dict[str, str]) -> tupl
     with contextlib.redirect_stdout(io.StringIO()):  # evaluate() prints its table; the benchmark writes its own
         report = evaluate(settings.data, VAL_SPLIT, folder / "run" / "last.pt", folder / "eval", settings.device,
                           overlays=0, progress=False)
+    records = object_scores(folder / "run" / "last.pt", settings.data, VAL_SPLIT, settings.device)
+    atomic_write_json(folder / OBJECTS, records)
     finished = time.perf_counter()
     run_info = read_json(folder / "run" / "run.json")
     result = {
         **identity, **cell.condition.noise_modes(settings.text_noise_mode, settings.mask_noise_mode),
-        "config_hash": digest, "metrics": report["results"]["model"],
+        "config_hash": digest, "metrics": report["results"]["model"], "positive_head": record_summary(records),
         "data_hash": {"train": run_info["data_hash"]["train"], "val": report["data_hash"]},
         "noise": _noise_summary(data), "commit": git_commit(), "torch": torch.__version__,
         "device": run_info["device"], "threads": torch.get_num_threads(), "steps": summary["steps"],
@@ -357,7 +362,8 @@ def noise_line(results: list[dict[str, Any]], condition: Condition) -> str:
 
 def markdown_tables(table: dict[str, dict[str, dict[str, Any]]], results: list[dict[str, Any]],
                     protocol: Protocol) -> str:
-    """One paper-style table per condition (columns in the paper's order, best value in bold)."""
+    """One paper-style table per condition (columns in the paper's order, best value in bold), then the positive
+    head's table where the cells have its summary."""
     headers = [f"{name}{'↑' if HIGHER_IS_BETTER[name] else '↓'}" for name in METRIC_COLUMNS]
     lines = ["# ActiSeg-NL benchmark", "",
              f"Protocol: {protocol.steps} steps x {protocol.batch_frames} frames at "
@@ -371,7 +377,7 @@ def markdown_tables(table: dict[str, dict[str, dict[str, Any]]], results: list[d
             cells = [cell_text(row, metric, best[metric]) for metric in METRIC_COLUMNS]
             lines.append(f"| {method} | " + " | ".join(cells) + f" | {','.join(map(str, row['seeds']))} |")
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + positive_head_table(results))
 
 
 def csv_table(table: dict[str, dict[str, dict[str, Any]]]) -> str:
