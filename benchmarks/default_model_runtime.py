@@ -37,7 +37,7 @@ def markdown(report: dict) -> str:
              f"{report['machine']['cpu']}): each folder scored by `actiseg-evaluate` as the robot runs it (its "
              "graphs, the deployed int8 MiniLM text encoder, its own fitted gate), val data hash "
              f"`{report['data_hash']}`. The model card's row was scored on the training path (PIL resize, fp32 "
-             "MiniLM, torch upsampling). The gates were fitted on this split (`gate_fit.md`, `gate_fit_fp32/`), so "
+             "MiniLM, torch upsampling). The gates were fitted on this split (`gate.md`, `gate_fp32/gate.md`), so "
              "the gate columns are fit-split figures; held-out ones are in those files. Rates are count / of.", "",
              "| path | " + " | ".join(METRIC_COLUMNS) + " | " + " | ".join(COUNTS) + " | unsafe-GO rate | "
              "GO availability | NO-GO precision | NO-GO recall |", "|---" * (1 + len(METRIC_COLUMNS) + 8) + "|",

@@ -276,6 +276,9 @@ def fit(segmenter: Segmenter, data: Path, fit_split: str, report_splits: list[st
         "walk": [{"thresholds": config_fields(t), **dict(zip(("precision", "recall"), precision_recall(
             figures_at(splits[0], t)), strict=True))} for t in walk],
         "chosen_step": chosen,
+        "promise_met": None if max_unsafe_bound is None else bool(
+            not results[fit_split]["unsafe_go_rate"]["of"]
+            or results[fit_split]["unsafe_go_rate"]["upper95"] <= max_unsafe_bound),
         "frames": {split.name: [_frame_record(frame, go) for frame, go in zip(
             split.frames, gate_verdicts(split, config), strict=True)] for split in splits},
     }
@@ -376,6 +379,10 @@ def markdown(report: dict[str, Any], name: str = "gate_fit") -> str:
                      f"{_rate(r['go_availability'])} | {r['no_go']} | "
                      f"{_rate(r['no_go_precision'])} | {_rate(r['no_go_recall'])} | "
                      f"{r['without_target']['frames']} ({r['without_target']['go']}) |")
+    if report.get("promise_met") is False:
+        lines += ["", f"**The promise is not met on {report['fit_split']}:** no set of thresholds along the walk "
+                  f"keeps the unsafe-GO bound <= {report['max_unsafe_go_bound']} while saying GO at all; the set "
+                  "with the lowest bound is the one chosen."]
     where = f"stored in `{report['written_to']}`" if report.get("written_to") else "not written to a model folder"
     lines += ["", f"Fitted thresholds ({where}):", "", "| threshold | value |", "|---|---|"]
     lines += [f"| `{name}` | {value} |" for name, value in report["gate_config"].items()]

@@ -132,7 +132,8 @@ def markdown(report: dict[str, object]) -> str:
              f"prompts), model `{report['model']}` and its int8 copy `{report['int8_model']}` (rows `-int8`; graph "
              f"input {report['model_input'][0]}x"
              f"{report['model_input'][1]}), {report['threads']} threads, {report['repeats']} calls per cell in "
-             f"{report['rounds']} interleaved rounds. Machine: {m['cpu']}, {m['cores']} cores, commit {m['commit']}, "
+             f"{report['rounds']} interleaved rounds. Machine: {m['cpu']} ({', '.join(m.get('isa', []))}), "
+             f"{m['cores']} cores, commit {m['commit']}, "
              f"{report['measured_at']}.", "",
              "| backend | image | K | p50 ms | p99 ms | FPS @p50 | model p50 ms | speed-up vs torch eager (same run) |",
              "|---|---|---|---|---|---|---|---|"]
