@@ -68,6 +68,9 @@ CHECKS = {
     "overlap": ("max_overlap", "max"),
     "boundary_uncertainty": ("max_boundary_uncertainty", "max"),
 }
+#: GateConfig fields set from the fit split's distribution before the walk (see the module doc), stored like the
+#: walk's thresholds
+CAPS = ("min_sharpness", "max_ood_score")
 #: the sharpness floor: this share of the fit split's SHARPNESS_PERCENTILE-th percentile
 SHARPNESS_FLOOR = 0.5
 SHARPNESS_PERCENTILE = 1.0
@@ -220,7 +223,7 @@ def gate_figures(split: Split, config: GateConfig) -> GateFigures:
 def stored_thresholds(config: GateConfig) -> dict[str, float]:
     """What the model folder keeps: every fitted field, and any other field that is not GateConfig's default."""
     defaults = GateConfig()
-    fitted = {field for field, _ in CHECKS.values()}
+    fitted = {field for field, _ in CHECKS.values()} | set(CAPS)
     return {f.name: getattr(config, f.name) for f in dataclasses.fields(GateConfig)
             if f.name in fitted or getattr(config, f.name) != getattr(defaults, f.name)}
 
@@ -257,9 +260,8 @@ def fit(segmenter: Segmenter, data: Path, fit_split: str, report_splits: list[st
     chosen gate."""
     base = segmenter.contract.gate_config()
     splits = [measure_split(segmenter, data, name, base) for name in dict.fromkeys((fit_split, *report_splits))]
-    caps = {"min_sharpness": sharpness_floor(splits[0])}
-    if ood_quantile is not None:
-        caps["max_ood_score"] = ood_cap(splits[0], ood_quantile)
+    caps = {"min_sharpness": sharpness_floor(splits[0]),
+            "max_ood_score": 1.0 if ood_quantile is None else ood_cap(splits[0], ood_quantile)}
     base = dataclasses.replace(base, **caps)
     for split in splits:  # the caps' refusals are fixed before the walk
         split.fixed_no_go = np.array([f.features is None or bool(failed_checks(f.features, neutral(base)))
