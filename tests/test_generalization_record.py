@@ -1,0 +1,40 @@
+"""benchmarks/generalization.py: variants on several splits, paired intervals, cost measured in the same run."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+FIXTURE = Path(__file__).parent / "fixtures" / "visor_mini"
+
+
+@pytest.fixture(scope="module")
+def generalization():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import generalization
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    return generalization
+
+
+def test_a_model_against_itself_differs_by_exactly_zero(generalization, tiny_export, tmp_path) -> None:
+    folder = str(tiny_export.out_dir)
+    out = tmp_path / "out"
+    generalization.main(["--data", str(FIXTURE), "--split", "val", "--variant", f"a={folder}",
+                         "--variant", f"b={folder}", "--work", str(tmp_path / "work"), "--runs", "2",
+                         "--threads", "1", "--out", str(out)])
+    report = json.loads((out / "generalization.json").read_text())
+    val = report["splits"]["val"]
+    assert val["frames"] == 4 and set(val["references"]) == {"empty", "gripper-only"}
+    a, b = val["variants"]["a"], val["variants"]["b"]
+    assert a["gIoU"] == b["gIoU"] and b["gIoU_diff_vs_first_95"] == [0.0, 0.0]  # paired: same clips, same model
+    assert a["gIoU_95"][0] <= a["gIoU"] <= a["gIoU_95"][1]
+    assert report["cost"]["a"]["gflop_k4"] > 0 and report["cost"]["a"]["predict_ms_p50"] > 0
+    assert (out / "generalization.png").stat().st_size and "## val" in (out / "generalization.md").read_text()
+    stamp = tmp_path / "work" / "a" / "val" / "segmenter.sha256"
+    assert stamp.read_text() == json.loads((Path(folder) / "model.json").read_text())["sha256"]["segmenter.onnx"]
