@@ -10,6 +10,11 @@ like the training ones, 1 beyond all of them (Lee et al. 2018, "A simple unified
 out-of-distribution samples", with a single class-agnostic Gaussian). The gate's ``max_ood_score`` compares with
 it (``actiseg_core.gating``). Numpy only: it runs in the node for every frame (one 432x432 product, ~0.1 ms).
 
+The same file keeps the text side: the embeddings of every object name of the training split (the deployed text
+encoder's, unit length). :meth:`FeatureDensity.familiarity` gives a candidate name's highest cosine similarity to
+them (1 for a name seen in training), the gate's ``min_name_familiarity`` check: a class the model never saw is
+segmented with confidence it has not earned (ActiSeg-Sim v2's novel classes), so an unfamiliar name is NO-GO.
+
 The statistics travel in the model folder (:data:`DENSITY_FILE`, recorded in ``model.json`` with its sha256, the
 segmenter graph they were fitted for and the data they came from); :func:`write_density` stores them.
 """
@@ -19,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +45,13 @@ class FeatureDensityError(ActiSegError):
 
 @dataclass(frozen=True)
 class FeatureDensity:
-    """Mean [C], precision (inverse shrunk covariance) [C, C] and the sorted distances of reference frames [R]."""
+    """Mean [C], precision (inverse shrunk covariance) [C, C], the sorted distances of reference frames [R] and
+    the unit embeddings of the training object names [N, D] (N may be 0: no name check)."""
 
     mean: np.ndarray
     precision: np.ndarray
     reference: np.ndarray
+    names: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
 
     @classmethod
     def fit(cls, fit_features: np.ndarray, reference_features: np.ndarray,
@@ -75,6 +82,20 @@ class FeatureDensity:
         centred = features - self.mean
         return np.sqrt(np.maximum(np.einsum("nc,cd,nd->n", centred, self.precision, centred), 0.0))
 
+    def with_names(self, embeddings: np.ndarray) -> FeatureDensity:
+        """This density with the training names' embeddings [N, D] (normalised here)."""
+        names = np.asarray(embeddings, np.float32)
+        return replace(self, names=names / np.maximum(np.linalg.norm(names, axis=1, keepdims=True), 1e-12))
+
+    def familiarity(self, embeddings: np.ndarray) -> np.ndarray:
+        """[K] highest cosine similarity of each of K candidate-name embeddings [K, D] to a training name (NaN for
+        every candidate when the density has no names)."""
+        embeddings = np.atleast_2d(np.asarray(embeddings, np.float32))
+        if not self.names.size:
+            return np.full(len(embeddings), np.nan, np.float32)
+        unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+        return (unit @ self.names.T).max(axis=1)
+
     def score(self, features: np.ndarray) -> float:
         """One frame's [C] features -> share of reference frames closer to the mean (0..1; 1 = beyond them all)."""
         distance = float(self.distances(features)[0])
@@ -82,7 +103,7 @@ class FeatureDensity:
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
-        np.savez(buffer, mean=self.mean, precision=self.precision, reference=self.reference)
+        np.savez(buffer, mean=self.mean, precision=self.precision, reference=self.reference, names=self.names)
         return buffer.getvalue()
 
     @classmethod
@@ -90,7 +111,8 @@ class FeatureDensity:
         try:
             with np.load(path, allow_pickle=False) as data:
                 density = cls(data["mean"].astype(np.float32), data["precision"].astype(np.float32),
-                              data["reference"].astype(np.float32))
+                              data["reference"].astype(np.float32),
+                              data["names"].astype(np.float32) if "names" in data else np.zeros((0, 0), np.float32))
         except (OSError, ValueError, KeyError) as exc:
             raise FeatureDensityError(f"{path}: not a feature density ({exc})") from None
         if density.precision.shape != (density.dim, density.dim) or not len(density.reference):

@@ -4,7 +4,9 @@ Computed per frame from the main head's per-object probabilities at the model's 
 scores, in the paper's p / n terms (003 Sec. V-G: p-side errors misplace contact, n-side errors cause collisions):
 
 * target: at least one active object must be something other than the robot's own hand (``no_target_object``): a
-  mask of the gripper alone gives a planner nothing to grasp, however confident it is;
+  mask of the gripper alone gives a planner nothing to grasp, however confident it is; and every active target's
+  name must be one the model was trained on (``name_familiarity``: the highest cosine similarity of its name to a
+  training object name, :mod:`actiseg_core.feature_density`; ``unfamiliar_object``);
 * p-side: the least confident active object's mean probability inside its own mask (``mask_confidence``), the
   lowest positive score among active objects (``positive_score``), the highest among objects judged inactive
   (``inactive_score``: an object the model half-believes is active may be a missed target), and the active area as
@@ -47,7 +49,8 @@ from actiseg_core.uncertainty import uncertain_set
 #: every reason code a NO-GO can carry, in the order checks run
 REASONS = (
     "image_too_dark", "image_overexposed", "image_flat", "image_blurred", "frozen_image", "out_of_distribution",
-    "no_active_object", "no_target_object", "low_mask_confidence", "low_positive_score", "ambiguous_inactive_object",
+    "no_active_object", "no_target_object", "unfamiliar_object", "low_mask_confidence", "low_positive_score",
+    "ambiguous_inactive_object",
     "area_too_small", "area_too_large", "fragmented_mask", "leakage_onto_inactive", "overlapping_objects",
     "uncertain_boundary", "unstable_mask", "stale_narration", "stale_image", "future_image_stamp",
 )
@@ -76,6 +79,7 @@ class GateConfig:
     max_boundary_uncertainty: float = 1.0
     min_temporal_iou: float = 0.0
     require_target: bool = True
+    min_name_familiarity: float = 0.0
     max_narration_age_s: float = 60.0
     max_image_age_s: float = 0.5
     max_future_stamp_s: float = 0.25
@@ -111,6 +115,7 @@ class GateFeatures:
     repeated_frames: float = math.nan  # how many frames before this one had the same bytes, in a row
     target_active: float = math.nan  # 1 if an active object is not the robot's hand, 0 if none is
     ood_score: float = math.nan  # 0..1, NaN without a feature density
+    name_familiarity: float = math.nan  # lowest over active targets; NaN without training names or targets
 
 
 @dataclass(frozen=True)
@@ -151,7 +156,7 @@ def measure(object_probabilities: np.ndarray, positive_scores: np.ndarray, pixel
             positive_threshold: float, config: GateConfig, previous_union: np.ndarray | None = None,
             narration_age_s: float = 0.0, image_age_s: float = 0.0, image: ImageStatistics | None = None,
             repeated_frames: int = 0, hand: np.ndarray | None = None,
-            ood_score: float = math.nan) -> tuple[GateFeatures, np.ndarray]:
+            ood_score: float = math.nan, familiarity: np.ndarray | None = None) -> tuple[GateFeatures, np.ndarray]:
     """Features of one frame and its active union mask ([h, w] bool).
 
     Args:
@@ -192,6 +197,7 @@ def measure(object_probabilities: np.ndarray, positive_scores: np.ndarray, pixel
                                      "sharpness": image.sharpness, "repeated_frames": float(repeated_frames)}),
         **({} if hand is None else {"target_active": float((active & ~np.asarray(hand, bool)).any())}),
         ood_score=float(ood_score),
+        name_familiarity=_target_familiarity(active, hand, familiarity),
     )
     return features, union
 
@@ -203,6 +209,7 @@ def failed_checks(features: GateFeatures, config: GateConfig) -> tuple[str, ...]
         return _input_reasons(f, c) + ("no_active_object",) + _age_reasons(f, c)
     failed = {
         "no_target_object": c.require_target and f.target_active == 0.0,
+        "unfamiliar_object": f.name_familiarity < c.min_name_familiarity,
         "low_mask_confidence": f.mask_confidence < c.min_mask_confidence,
         "low_positive_score": f.positive_score < c.min_positive_score,
         "ambiguous_inactive_object": f.inactive_score > c.max_inactive_score,
@@ -253,10 +260,11 @@ class Gate:
     def decide(self, object_probabilities: np.ndarray, positive_scores: np.ndarray, narration: str,
                narration_age_s: float = 0.0, image_age_s: float = 0.0,
                image: ImageStatistics | None = None, hand: np.ndarray | None = None,
-               image_features: np.ndarray | None = None) -> GateDecision:
+               image_features: np.ndarray | None = None, familiarity: np.ndarray | None = None) -> GateDecision:
         """The verdict on one frame; ``image``: the frame's statistics (None: the input checks cannot fire);
         ``hand``: [K] bool, which candidates are the robot's own hand (None: the target check cannot fire);
-        ``image_features``: the segmenter's pooled encoder features, scored by the density."""
+        ``image_features``: the segmenter's pooled encoder features, scored by the density; ``familiarity``: [K]
+        each candidate name's similarity to the training names."""
         if image is not None:
             self._repeats = self._repeats + 1 if image.digest == self._digest else 0
             self._digest = image.digest
@@ -266,7 +274,7 @@ class Gate:
             self._previous.shape == object_probabilities.shape[1:] else None
         features, union = measure(object_probabilities, positive_scores, self.pixel_threshold,
                                   self.positive_threshold, self.config, previous, narration_age_s, image_age_s,
-                                  image, self._repeats, hand, self.ood_score(image_features))
+                                  image, self._repeats, hand, self.ood_score(image_features), familiarity)
         self._previous = union
         reasons = failed_checks(features, self.config)
         return GateDecision(go=not reasons, reasons=reasons, features=features, union_mask=union)
@@ -276,6 +284,16 @@ class Gate:
         if self.density is None or image_features is None:
             return math.nan
         return self.density.score(image_features)
+
+
+def _target_familiarity(active: np.ndarray, hand: np.ndarray | None, familiarity: np.ndarray | None) -> float:
+    """The lowest name familiarity among the active candidates that are not the robot's hand (NaN: none known)."""
+    if familiarity is None:
+        return math.nan
+    targets = active & ~(np.zeros(len(active), bool) if hand is None else np.asarray(hand, bool))
+    values = np.asarray(familiarity, np.float32)[targets]
+    values = values[np.isfinite(values)]
+    return float(values.min()) if values.size else math.nan
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -5,8 +5,10 @@
 
 Runs ``--frames`` frames of the training split, evenly spaced, through the folder's own segmenter graph (the
 features depend on the graph: fp32 and int8 folders are fitted separately) and keeps each frame's pooled encoder
-features. Clips are dealt to the fit set and the reference set in turn (every ``--reference-every``-th clip is a
-reference clip), so the reference distances, which define the score, come from clips the Gaussian never saw.
+features, and embeds every object name of the split's class map with the folder's text encoder (the
+density's name-familiarity reference). Clips are dealt to the fit set and the reference set in turn (every
+``--reference-every``-th clip is a reference clip), so the reference distances, which define the score, come
+from clips the Gaussian never saw.
 Writes ``density_fit.json`` (per-frame distances, quantiles) to ``--out``; ``--write-model`` stores the density in
 the model folder (``actiseg_core.feature_density.write_density``).
 """
@@ -22,6 +24,7 @@ import numpy as np
 from provenance import machine  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
 from tqdm import tqdm
 
+from actiseg_core.data.classes import load_class_map
 from actiseg_core.data.split_info import load_split, split_hash
 from actiseg_core.errors import ActiSegError
 from actiseg_core.feature_density import SHRINKAGE, FeatureDensity, write_density
@@ -47,6 +50,12 @@ def frame_features(segmenter: Segmenter, data: Path, split: str, frames: int) ->
     return np.stack(features), clips, split_hash(dataset)
 
 
+def training_names(data: Path, split: str) -> list[str]:
+    """Every object name of the split's class map (the names the model was trained on), gripper names included."""
+    classes = load_class_map(data, load_split(data, split).sequences)
+    return sorted({name for cls in classes.values() for name in cls.names})
+
+
 def fit_density(features: np.ndarray, clips: list[str], reference_every: int) -> tuple[FeatureDensity, np.ndarray]:
     """The density and which frames were reference frames (clips dealt in turn, see the module doc)."""
     order = {clip: i for i, clip in enumerate(dict.fromkeys(clips))}
@@ -68,8 +77,10 @@ def main(argv: list[str] | None = None) -> None:
     segmenter = Segmenter.load(args.model)
     features, clips, data_hash = frame_features(segmenter, args.data, args.split, args.frames)
     density, reference = fit_density(features, clips, args.reference_every)
+    names = training_names(args.data, args.split)
+    density = density.with_names(segmenter.text.embed(names))
     fitted = {"by": "benchmarks/density_fit.py", "data": args.data.name, "split": args.split, "data_hash": data_hash,
-              "frames": {"fit": int((~reference).sum()), "reference": int(reference.sum())},
+              "frames": {"fit": int((~reference).sum()), "reference": int(reference.sum())}, "names": len(names),
               "shrinkage": SHRINKAGE, "commit": machine()["commit"]}
     if args.write_model:
         write_density(args.model, density, fitted)

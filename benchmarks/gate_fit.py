@@ -70,7 +70,7 @@ CHECKS = {
 }
 #: GateConfig fields set from the fit split's distribution before the walk (see the module doc), stored like the
 #: walk's thresholds
-CAPS = ("min_sharpness", "max_ood_score")
+CAPS = ("min_sharpness", "max_ood_score", "min_name_familiarity")
 #: the sharpness floor: this share of the fit split's SHARPNESS_PERCENTILE-th percentile
 SHARPNESS_FLOOR = 0.5
 SHARPNESS_PERCENTILE = 1.0
@@ -254,14 +254,15 @@ def plot(walk: list[dict[str, float]], splits: list[Split], chosen: int, config:
 
 
 def fit(segmenter: Segmenter, data: Path, fit_split: str, report_splits: list[str], target_recall: float,
-        min_precision: float, max_unsafe_bound: float | None = None, ood_quantile: float | None = None
-        ) -> tuple[dict[str, Any], list[Split], list[dict[str, float]], GateConfig]:
+        min_precision: float, max_unsafe_bound: float | None = None, ood_quantile: float | None = None,
+        min_familiarity: float = 0.0) -> tuple[dict[str, Any], list[Split], list[dict[str, float]], GateConfig]:
     """Measure the splits, walk and choose on the fit split; returns the report, the splits, the walk and the
     chosen gate."""
     base = segmenter.contract.gate_config()
     splits = [measure_split(segmenter, data, name, base) for name in dict.fromkeys((fit_split, *report_splits))]
     caps = {"min_sharpness": sharpness_floor(splits[0]),
-            "max_ood_score": 1.0 if ood_quantile is None else ood_cap(splits[0], ood_quantile)}
+            "max_ood_score": 1.0 if ood_quantile is None else ood_cap(splits[0], ood_quantile),
+            "min_name_familiarity": min_familiarity}
     base = dataclasses.replace(base, **caps)
     for split in splits:  # the caps' refusals are fixed before the walk
         split.fixed_no_go = np.array([f.features is None or bool(failed_checks(f.features, neutral(base)))
@@ -317,6 +318,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="split to report on, repeatable (default: test)")
     parser.add_argument("--ood-quantile", type=float, default=None, metavar="Q",
                         help="set max_ood_score to the fit split's Q-quantile of ood_score (needs a feature density)")
+    parser.add_argument("--min-name-familiarity", type=float, default=0.0, metavar="S",
+                        help="NO-GO when an active target's name has cosine similarity < S to every training name "
+                             "(needs a feature density with names); a fixed rule, not fitted: the calibration "
+                             "split's names are all training names")
     parser.add_argument("--name", default="gate_fit", help="file name stem of the written report")
     parser.add_argument("--target-recall", type=float, default=0.9)
     parser.add_argument("--min-precision", type=float, default=0.6)
@@ -332,7 +337,8 @@ def main(argv: list[str] | None = None) -> None:
     segmenter = Segmenter.load(args.model)
     report_splits = args.report_split or ["test"]
     report, splits, walk, config = fit(segmenter, args.data, args.fit_split, report_splits, args.target_recall,
-                                       args.min_precision, args.max_unsafe_go_bound, args.ood_quantile)
+                                       args.min_precision, args.max_unsafe_go_bound, args.ood_quantile,
+                                       args.min_name_familiarity)
     provenance = machine()
     report = {"model": str(args.model), **report, "machine": provenance,
               "wall_s": round(time.perf_counter() - started, 1)}

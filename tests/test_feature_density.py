@@ -29,6 +29,17 @@ def test_scores_are_uniform_in_distribution_and_one_far_outside() -> None:
     assert density.score(np.zeros(16) + 1e3) == 1.0 and 0.0 <= density.score(density.mean) < 0.05
 
 
+def test_name_familiarity_is_the_best_cosine_to_a_training_name_and_survives_a_round_trip(tmp_path) -> None:
+    rng = np.random.default_rng(5)
+    density = FeatureDensity.fit(rng.normal(size=(20, 4)), rng.normal(size=(5, 4)))
+    assert np.isnan(density.familiarity(np.ones((2, 3)))).all()  # no names: the check cannot fire
+    named = density.with_names(np.array([[2.0, 0, 0], [0, 1.0, 0]]))
+    np.testing.assert_allclose(named.familiarity(np.array([[1.0, 0, 0], [1.0, 1.0, 0], [0, 0, 3.0]])),
+                               [1.0, np.sqrt(0.5), 0.0], atol=1e-6)
+    (tmp_path / "d.npz").write_bytes(named.to_bytes())
+    np.testing.assert_array_equal(FeatureDensity.load(tmp_path / "d.npz").names, named.names)
+
+
 def test_fit_and_shape_errors_are_one_line() -> None:
     with pytest.raises(FeatureDensityError, match="need >= 2 fit frames"):
         FeatureDensity.fit(np.zeros((1, 4)), np.zeros((3, 4)))

@@ -97,13 +97,23 @@ def test_each_check_fires_alone() -> None:
     assert _reasons(clean, [0.99], shifted, ood_score=0.99) == ("out_of_distribution",)
     assert _reasons(clean, [0.2], shifted, ood_score=0.99) == ("out_of_distribution", "no_active_object")
     assert _reasons(clean, [0.99], shifted, ood_score=0.5) == _reasons(clean, [0.99], shifted) == ()
+    strict = dataclasses.replace(OPEN, min_name_familiarity=0.9)
+    two = frame(blob(10, 10, 12, 20), blob(30, 30, 5, 5))
+    hand = np.array([True, False])
+    assert _reasons(two, [0.99, 0.99], strict, hand=hand, familiarity=np.array([0.1, 0.5])) == ("unfamiliar_object",)
+    assert _reasons(two, [0.99, 0.99], strict, hand=hand, familiarity=np.array([0.1, 1.0])) == ()  # the hand is exempt
+    three = frame(blob(10, 10, 12, 20), blob(30, 30, 5, 5), blob(0, 40, 4, 4))
+    assert _reasons(three, [0.99, 0.99, 0.2], strict, hand=np.array([True, False, False]),
+                    familiarity=np.array([0.1, 1.0, 0.3])) == ()  # an inactive candidate is not asked
+    assert _reasons(two, [0.99, 0.99], strict, hand=hand) == ()  # no familiarity known: cannot fire
     stale = _reasons(clean, [0.99], OPEN, narration_age_s=61.0, image_age_s=0.6)
     assert stale == ("stale_narration", "stale_image")
     assert _reasons(clean, [0.99], OPEN, image_age_s=-0.3) == ("future_image_stamp",)  # beyond the 0.25 s tolerance
     assert _reasons(clean, [0.99], OPEN, image_age_s=-0.2) == ()
     inputs = {"image_too_dark", "image_overexposed", "image_flat", "image_blurred", "frozen_image",
               "out_of_distribution"}
-    assert set(REASONS) == {*cases, *inputs, "no_target_object", "uncertain_boundary", "unstable_mask",
+    assert set(REASONS) == {*cases, *inputs, "no_target_object", "unfamiliar_object", "uncertain_boundary",
+                            "unstable_mask",
                             "stale_narration", "stale_image", "future_image_stamp"}
 
 

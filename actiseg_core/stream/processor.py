@@ -103,6 +103,7 @@ class StreamProcessor:
         self.require_stamps = require_stamps
         self.hand_names = frozenset(normalise_text(name) for name in hand_names)
         self._hand = np.zeros(0, bool)  # [K] which of the current narration's candidates are the robot's hand
+        self._familiarity: np.ndarray | None = None  # [K] their names' similarity to the training names
         self.narration: Narration | None = None
         self.narration_fault: str = ""
         self.faults: Counter[str] = Counter()  # input faults by reason (bad images, bad narrations, errors)
@@ -127,6 +128,9 @@ class StreamProcessor:
             return str(exc)
         self.narration, self.narration_fault = Narration(str(text), names, stamp_s), ""
         self._hand = np.array([normalise_text(name) in self.hand_names for name in names], bool)
+        density = self.gate.density
+        self._familiarity = (None if density is None or not density.names.size
+                             else density.familiarity(self.segmenter.text.embed(list(names))))
         return ""
 
     def process(self, image: np.ndarray | InputError, image_stamp_s: float, now_s: float) -> FrameResult:
@@ -148,7 +152,8 @@ class StreamProcessor:
         decision = self.gate.decide(prediction.object_probabilities, prediction.positive_scores, narration.text,
                                     narration_age_s=max(_age(now_s, narration.stamp_s), 0.0),
                                     image_age_s=_age(now_s, image_stamp_s), image=image_statistics(image),
-                                    hand=self._hand, image_features=prediction.image_features)
+                                    hand=self._hand, image_features=prediction.image_features,
+                                    familiarity=self._familiarity)
         if self.require_stamps and not image_stamp_s > 0.0:
             decision = replace(decision, go=False, reasons=(*decision.reasons, "unstamped_image"))
         self.verdicts.update(decision.reasons)
