@@ -4,9 +4,10 @@ Computed per frame from the main head's per-object probabilities at the model's 
 scores, in the paper's p / n terms (003 Sec. V-G: p-side errors misplace contact, n-side errors cause collisions):
 
 * target: at least one active object must be something other than the robot's own hand (``no_target_object``): a
-  mask of the gripper alone gives a planner nothing to grasp, however confident it is; and every active target's
-  name must be one the model was trained on (``name_familiarity``: the highest cosine similarity of its name to a
-  training object name, :mod:`actiseg_core.feature_density`; ``unfamiliar_object``);
+  mask of the gripper alone gives a planner nothing to grasp, however confident it is; and every candidate's name
+  (the robot's hand aside) must be one the model was trained on (``name_familiarity``: the lowest, over candidates,
+  highest cosine similarity of a name to a training object name, :mod:`actiseg_core.feature_density`;
+  ``unfamiliar_object``): active or not, since a model that misses an unseen target judges the others active;
 * p-side: the least confident active object's mean probability inside its own mask (``mask_confidence``), the
   lowest positive score among active objects (``positive_score``), the highest among objects judged inactive
   (``inactive_score``: an object the model half-believes is active may be a missed target), and the active area as
@@ -115,7 +116,7 @@ class GateFeatures:
     repeated_frames: float = math.nan  # how many frames before this one had the same bytes, in a row
     target_active: float = math.nan  # 1 if an active object is not the robot's hand, 0 if none is
     ood_score: float = math.nan  # 0..1, NaN without a feature density
-    name_familiarity: float = math.nan  # lowest over active targets; NaN without training names or targets
+    name_familiarity: float = math.nan  # lowest over the non-hand candidates; NaN without training names
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ def measure(object_probabilities: np.ndarray, positive_scores: np.ndarray, pixel
                                      "sharpness": image.sharpness, "repeated_frames": float(repeated_frames)}),
         **({} if hand is None else {"target_active": float((active & ~np.asarray(hand, bool)).any())}),
         ood_score=float(ood_score),
-        name_familiarity=_target_familiarity(active, hand, familiarity),
+        name_familiarity=_candidate_familiarity(hand, familiarity),
     )
     return features, union
 
@@ -286,12 +287,12 @@ class Gate:
         return self.density.score(image_features)
 
 
-def _target_familiarity(active: np.ndarray, hand: np.ndarray | None, familiarity: np.ndarray | None) -> float:
-    """The lowest name familiarity among the active candidates that are not the robot's hand (NaN: none known)."""
+def _candidate_familiarity(hand: np.ndarray | None, familiarity: np.ndarray | None) -> float:
+    """The lowest name familiarity among the candidates that are not the robot's hand (NaN: none known)."""
     if familiarity is None:
         return math.nan
-    targets = active & ~(np.zeros(len(active), bool) if hand is None else np.asarray(hand, bool))
-    values = np.asarray(familiarity, np.float32)[targets]
+    values = np.asarray(familiarity, np.float32)
+    values = values[~(np.zeros(len(values), bool) if hand is None else np.asarray(hand, bool))]
     values = values[np.isfinite(values)]
     return float(values.min()) if values.size else math.nan
 

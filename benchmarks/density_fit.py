@@ -5,7 +5,7 @@
 
 Runs ``--frames`` frames of the training split, evenly spaced, through the folder's own segmenter graph (the
 features depend on the graph: fp32 and int8 folders are fitted separately) and keeps each frame's pooled encoder
-features, and embeds every object name of the split's class map with the folder's text encoder (the
+features, and embeds every object name the split's sequences use with the folder's text encoder (the
 density's name-familiarity reference). Clips are dealt to the fit set and the reference set in turn (every
 ``--reference-every``-th clip is a reference clip), so the reference distances, which define the score, come
 from clips the Gaussian never saw.
@@ -24,7 +24,6 @@ import numpy as np
 from provenance import machine  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
 from tqdm import tqdm
 
-from actiseg_core.data.classes import load_class_map
 from actiseg_core.data.split_info import load_split, split_hash
 from actiseg_core.errors import ActiSegError
 from actiseg_core.feature_density import SHRINKAGE, FeatureDensity, write_density
@@ -51,9 +50,9 @@ def frame_features(segmenter: Segmenter, data: Path, split: str, frames: int) ->
 
 
 def training_names(data: Path, split: str) -> list[str]:
-    """Every object name of the split's class map (the names the model was trained on), gripper names included."""
-    classes = load_class_map(data, load_split(data, split).sequences)
-    return sorted({name for cls in classes.values() for name in cls.names})
+    """Every object name the split's sequences use (the names the model was trained on), gripper names included.
+    Not the class map's: one map serves every split of a root, held-out classes included."""
+    return sorted({obj.name for seq in load_split(data, split).sequences for obj in seq.objects.values()})
 
 
 def fit_density(features: np.ndarray, clips: list[str], reference_every: int) -> tuple[FeatureDensity, np.ndarray]:

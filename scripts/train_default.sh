@@ -29,7 +29,7 @@ for folder in default_int8 default; do  # the int8 folder's record is benchmarks
   [ "$folder" = default ] && out="benchmarks/results/gate_fp32"
   python benchmarks/density_fit.py --model "models/$folder" --data "$data" --split train --out "$out" --write-model
   python benchmarks/gate_fit.py --model "models/$folder" --data "$data" --fit-split val "${reports[@]}" \
-    --max-unsafe-go-bound 0.05 --ood-quantile 0.98 --out "$out" --name gate --write-model
+    --max-unsafe-go-bound 0.05 --ood-quantile 0.98 --min-name-familiarity 0.9 --out "$out" --name gate --write-model
 done
 python -m training.model_card --model models/default/model.pt --metrics "$run/eval_val/metrics.json" \
   --log "$run/log.csv" --out models/default/MODEL_CARD.md --generalization benchmarks/results/generalization.json \

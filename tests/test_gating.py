@@ -104,7 +104,7 @@ def test_each_check_fires_alone() -> None:
     assert _reasons(two, [0.99, 0.99], strict, hand=hand, familiarity=np.array([0.1, 1.0])) == ()  # the hand is exempt
     three = frame(blob(10, 10, 12, 20), blob(30, 30, 5, 5), blob(0, 40, 4, 4))
     assert _reasons(three, [0.99, 0.99, 0.2], strict, hand=np.array([True, False, False]),
-                    familiarity=np.array([0.1, 1.0, 0.3])) == ()  # an inactive candidate is not asked
+                    familiarity=np.array([0.1, 1.0, 0.3])) == ("unfamiliar_object",)  # inactive candidates too
     assert _reasons(two, [0.99, 0.99], strict, hand=hand) == ()  # no familiarity known: cannot fire
     stale = _reasons(clean, [0.99], OPEN, narration_age_s=61.0, image_age_s=0.6)
     assert stale == ("stale_narration", "stale_image")
