@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
+from benchmark_support import benchmark_module
 from PIL import Image
 
 from actiseg_core.contract import write_gate
@@ -24,7 +24,6 @@ from actiseg_ros.bag.record import write_bag
 from actiseg_ros.bag.replay import replay
 
 FIXTURE = Path(__file__).parent / "fixtures" / "visor_mini"
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 @pytest.fixture(scope="module", params=["sqlite3", "mcap"])
@@ -110,15 +109,6 @@ def mixed_model(tiny_export, tmp_path) -> Path:
     return model
 
 
-def _gate_fit():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import gate_fit
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return gate_fit
-
-
 def test_replay_evaluate_and_fit_share_one_failure_definition(bag, mixed_model, tmp_path) -> None:
     """The same frames scored by actiseg-bag replay, actiseg-evaluate and the gate fit (at the folder's gate):
     the same p-IoUs, failures and verdicts, and the same gate figures with their counts."""
@@ -127,7 +117,7 @@ def test_replay_evaluate_and_fit_share_one_failure_definition(bag, mixed_model, 
     assert evaluate_main(["--data", str(FIXTURE), "--split", "val", "--checkpoint", str(model), "--out",
                           str(tmp_path / "eval"), "--no-progress", "--overlays", "0"]) == 0
     evaluated = json.loads((tmp_path / "eval" / "metrics.json").read_text())
-    gate_fit = _gate_fit()
+    gate_fit = benchmark_module("gate_fit")
     segmenter = Segmenter.load(model)
     config = segmenter.contract.gate_config()
     split = gate_fit.measure_split(segmenter, FIXTURE, "val", config)
@@ -151,7 +141,7 @@ def test_replay_evaluate_and_fit_share_one_failure_definition(bag, mixed_model, 
 def test_the_fitted_gate_is_written_to_the_model_folder_and_replayed(bag, mixed_model, tmp_path) -> None:
     """gate_fit --write-model: the walk must stop the two failing GO frames, the chosen thresholds and how they were
     fitted land in the folder's contract, and the replay of that folder then says NO-GO where the fit did."""
-    gate_fit = _gate_fit()
+    gate_fit = benchmark_module("gate_fit")
     out = tmp_path / "fit"
     gate_fit.main(["--model", str(mixed_model), "--data", str(FIXTURE), "--fit-split", "val", "--report-split", "val",
                    "--out", str(out), "--write-model"])

@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-import pytest
+from benchmark_support import benchmark_module
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 FIXTURE = Path(__file__).parent / "fixtures" / "visor_mini"
 
 
-@pytest.fixture(scope="module")
-def generalization():
-    sys.path.insert(0, str(BENCHMARKS))
-    try:
-        import generalization
-    finally:
-        sys.path.remove(str(BENCHMARKS))
-    return generalization
-
-
-def test_a_model_against_itself_differs_by_exactly_zero(generalization, tiny_export, tmp_path) -> None:
+def test_a_model_against_itself_differs_by_exactly_zero(tiny_export, tmp_path) -> None:
+    generalization = benchmark_module("generalization")
     folder = str(tiny_export.out_dir)
     out = tmp_path / "out"
     generalization.main(["--data", str(FIXTURE), "--split", "val", "--variant", f"a={folder}",

@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from actiseg_core.errors import ActiSegError
+from actiseg_core.input_sanity import LUMA
 
 #: a crop is kept only if every active object keeps this share of its pixels
 CROP_KEEP = 0.6
@@ -33,8 +34,6 @@ CROP_KEEP = 0.6
 CROP_TRIES = 8
 #: a pasted object must have at least this many pixels at the input size
 MIN_PASTE_PIXELS = 64
-#: ITU-R BT.601 luma weights
-LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 @dataclass(frozen=True)

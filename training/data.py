@@ -239,10 +239,11 @@ class FrameDataset:
         objects = self.objects[index]
         if self.augment is not None:
             rng = np.random.default_rng([self.seed, epoch, index, _AUGMENT_STREAM])
-            donor = int(rng.integers(len(self)))
+            donor_index = int(rng.integers(len(self)))
+            donor = None if donor_index == index else self.frame(donor_index)
             image, labels, weights = self.augment(
                 image, labels, weights, [obj.index for obj in objects if obj.positive],
-                None if donor == index else (self.frame(donor).image, self.frame(donor).labels), rng)
+                None if donor is None else (donor.image, donor.labels), rng)
         labels_t = torch.from_numpy(np.ascontiguousarray(labels)).long()
         indices = torch.tensor([obj.index for obj in objects])
         positives = torch.tensor([obj.positive for obj in objects])
