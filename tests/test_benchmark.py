@@ -13,8 +13,10 @@ import pytest
 import torch
 from test_learners_train import STOP_AT, StopAfter  # the same simulated Ctrl-C as the trainer's resume tests
 
-from actiseg_core.data.split_info import load_split
+from actiseg_core.data.split_info import load_split, split_hash
+from actiseg_core.evaluation import calibration
 from actiseg_core.learners import ELRLearner
+from actiseg_core.noise import text as noise_text
 from benchmarks.nl import objects, runner
 from benchmarks.nl.runner import CONDITION_BY_KEY, Cell, Protocol, main, plan
 from training import train as train_module
@@ -31,12 +33,14 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The fixture with its val split copied as the train split (the protocol corrupts train, scores val)."""
+    """The fixture with its val split copied as the train and test splits (the protocol corrupts train, scores val
+    and, with --test, test)."""
     data = tmp_path_factory.mktemp("benchmark") / "data"
     shutil.copytree(FIXTURE, data)
-    for folder in ("JPEGImages_Sparse", "Annotations_Sparse"):
-        shutil.copytree(data / folder / "val", data / folder / "train")
-    shutil.copy(data / "ImageSets" / "val.json", data / "ImageSets" / "train.json")
+    for split in ("train", "test"):
+        for folder in ("JPEGImages_Sparse", "Annotations_Sparse"):
+            shutil.copytree(data / folder / "val", data / folder / split)
+        shutil.copy(data / "ImageSets" / "val.json", data / "ImageSets" / f"{split}.json")
     return data
 
 
@@ -60,13 +64,71 @@ def test_every_cell_is_trained_on_its_view_and_scored_on_clean_val(first_run: Pa
     for result in results:
         assert result["seed"] == 0 and result["steps"] == STEPS and result["wall_s"] > 0 and result["commit"]
         assert result["data_hash"]["val"] == clean_hash["val"]  # always scored on the clean val split
-        assert (result["data_hash"]["train"] == clean_hash["train"]) == (result["condition"] == "clean")
+        # trained on the fit part of the condition's view of train: the clean root's own for the clean condition
+        view = "clean" if result["condition"] == "clean" else f"{result['condition']}-noise0"
+        parts = first_run / "parts" / f"{view}-{clean_hash['train'][:8]}"
+        assert result["data_hash"]["train"] == split_hash(load_split(parts / "fit", "train"))
         assert set(runner.METRIC_COLUMNS) <= result["metrics"].keys()
     noisy = results[2]["noise"]
     assert noisy["names_changed"] == 0 and noisy["mask_severity"]["all"]["mIoU"] < 1.0
     (view,) = first_run.glob(f"views/mask9-noise0-{clean_hash['train'][:8]}")
     manifest = json.loads((view / "noise.json").read_text())
     assert manifest["mask_kernel"] == 9 and manifest["text_rate"] == 0.0
+
+
+def test_tau_star_is_chosen_on_held_out_training_sequences_with_noisy_labels(root: Path, first_run: Path) -> None:
+    train = {seq.folder for seq in load_split(root, "train").sequences}
+    for result in _results(first_run):
+        folder = first_run / result["folder"]
+        view = "clean" if result["condition"] == "clean" else f"{result['condition']}-noise0"
+        parts = first_run / "parts" / f"{view}-{result['clean_data_hash']['train'][:8]}"
+        fit, held = ({seq.folder for seq in load_split(parts / part, "train").sequences}
+                     for part in ("fit", "held_out"))
+        assert fit and held and not fit & held and fit | held == train  # a partition of train by sequence
+        records = json.loads((folder / objects.HELD_OUT_OBJECTS).read_text())
+        assert {r["sequence"] for r in records} == held
+        assert result["tau_star"] == calibration.tau_star(objects.as_scores(records))[0]
+        assert result["positive_head"]["tau_star"] == result["tau_star"]
+    # the held-out part of a noisy condition is the view's: its masks are the dilated ones
+    clean_part, noisy_part = (sorted(first_run.glob(f"parts/{view}-*/held_out"))[0] for view in ("clean", "mask9"))
+    masks = sorted(clean_part.glob("Annotations_Sparse/train/*/*.png"))
+    assert masks and any(mask.read_bytes() != (noisy_part / mask.relative_to(clean_part)).read_bytes()
+                         for mask in masks)
+
+
+def test_test_scores_are_added_to_cached_cells_without_training(root: Path, first_run: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_training(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a cached cell was trained again")
+
+    monkeypatch.setattr(runner, "train", no_training)
+    assert main(["--data", str(root), "--out", str(first_run), *MICRO, "--test"]) == 0
+    for result in _results(first_run):
+        assert set(runner.METRIC_COLUMNS) <= result["test"]["metrics"].keys()
+        assert result["test"]["positive_head"]["tau_star"] == result["tau_star"]
+        assert (first_run / result["folder"] / objects.TEST_OBJECTS).is_file()
+    tables = (first_run / "tables_test.md").read_text()
+    assert "evaluated on the clean test split" in tables and "## Paired gIoU differences (test split" in tables
+    differences = json.loads((first_run / "results.json").read_text())["differences"]
+    same = [row for row in differences["test"] if row["method"] == "baseline" and row["rule"] == "tau*"
+            and row["reference"] == "baseline" and row["reference_rule"] == "0.75"]
+    assert len(same) == 2 and all(row["seeds"] == 1 for row in same)  # clean and mask9
+
+
+def test_a_selecting_learners_picks_are_scored_against_the_recorded_flips(root: Path, tmp_path: Path) -> None:
+    args = ["--data", str(root), "--out", str(tmp_path), *MICRO[:-6], "--methods", "coteaching", "baseline",
+            "--conditions", "name60"]
+    assert main(args) == 0
+    (result,) = [r for r in _results(tmp_path) if r["method"] == "coteaching"]
+    fit = next(tmp_path.glob("parts/name60-*/fit"))
+    queries = load_split(fit, "train").queries
+    flipped = sum(noise_text.was_flipped(q.frame.sequence, q.obj) for q in queries)
+    selection = result["selection"]
+    assert selection["flipped_queries"] == flipped > 0
+    assert selection["visits"] == STEPS * len(queries)  # each step is the fit part's 2 frames, every query
+    assert selection["picks"] >= 1 and 0.0 <= selection["precision"] <= 1.0
+    assert "## Selected queries against the recorded flips" in (tmp_path / "tables.md").read_text()
+    assert next(r for r in _results(tmp_path) if r["method"] == "baseline")["selection"] is None
 
 
 def test_tables_csv_json_and_plots_are_written(first_run: Path) -> None:

@@ -119,6 +119,36 @@ def test_baseline_gradients_reach_mask_and_positive_logits() -> None:
     assert outputs.mask_logits.grad.abs().sum() > 0 and outputs.positive_logits.grad.abs().sum() > 0
 
 
+def _converged_score(learner: BaselineLearner, posterior_tenths: int) -> float:
+    """The positive score one shared logit converges to when ``posterior_tenths`` of 10 identical queries are
+    labelled active: the loss's population minimiser at that label posterior."""
+    outputs, batch = _toy_batch(10)
+    logit = torch.zeros(1, requires_grad=True)
+    labels = torch.tensor([1.0] * posterior_tenths + [0.0] * (10 - posterior_tenths))
+    optimizer = torch.optim.LBFGS([logit], lr=0.5, max_iter=200)
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = learner.positive_loss(SegmenterOutput(outputs.mask_logits, [], None, logit.expand(10)),
+                                     QueryBatch(**{**batch.__dict__, "positives": labels})).mean()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return logit.sigmoid().item()
+
+
+def test_the_bce_head_converges_to_the_label_posterior_where_the_focal_head_falls_below_the_gate() -> None:
+    # Prompt noise leaves the cleanest pattern a label posterior of ~0.9 (issue 15): the focal head (alpha 0.25,
+    # gamma 2) then settles below the 0.75 gate, the BCE head at the posterior itself.
+    focal, bce = BaselineLearner(_context()), get_learner("baseline_bce", _context())
+    assert _converged_score(bce, 9) == pytest.approx(0.9, abs=1e-3)
+    assert _converged_score(focal, 9) < 0.75 < _converged_score(bce, 9)
+    assert _converged_score(focal, 10) > 0.99  # with clean labels both pass the gate
+    terms = bce.loss(*_toy_batch(), STEP)[1]
+    assert set(terms) == set(BaselineLearner.terms)  # only the positive head's loss differs
+
+
 def test_registry_builds_by_name_with_hyper_parameters() -> None:
     assert "baseline" in learner_names()
     learner = get_learner("baseline", _context(), dice_coef=1.0)

@@ -211,7 +211,7 @@ def test_coteaching_drops_the_released_share_of_a_38_query_batch(epoch: int, kep
     primary, peer = outputs(), outputs()
     targets = (torch.rand(queries, 1, 2, 3, generator=generator) > 0.5).float()
     batch = _batch(targets)
-    learner = CoTeachingLearner(_context([FixedModel(), FixedModel(peer)]))
+    learner = CoTeachingLearner(_context([FixedModel(), FixedModel(peer)], num_queries=queries))
     total, terms = learner.loss(primary, batch, _step(epoch))
     total.backward()
     trained = (primary.mask_logits.grad.flatten(1).abs().sum(1) > 0).nonzero().flatten().tolist()
@@ -219,6 +219,9 @@ def test_coteaching_drops_the_released_share_of_a_38_query_batch(epoch: int, kep
     assert terms["keep_rate"] == pytest.approx(0.95 - 0.1 * min(epoch / 6, 1.0))
     peer_losses, _ = learner.query_loss(peer, batch, _step(epoch))
     assert sorted(trained) == sorted(torch.argsort(peer_losses.detach())[:kept].tolist())  # the peer's smallest
+    log = learner.selection_log  # what the benchmark holds against the recorded flips: the dropped ones
+    assert log.visits.tolist() == [1] * queries
+    assert sorted(log.picked.nonzero().flatten().tolist()) == sorted(set(range(queries)) - set(trained))
 
 
 # ---- PMHM: quantile regions, hard loss where the heads agree, Tversky on U ---------------------------------------

@@ -122,6 +122,7 @@ def _weighted_focal(outputs: SegmenterOutput, batch: QueryBatch) -> torch.Tensor
 def test_registry_lists_every_learner_in_design_order() -> None:
     assert learner_names() == (
         "baseline",
+        "baseline_bce",
         "coteaching",
         "gce",
         "sce",
@@ -131,6 +132,8 @@ def test_registry_lists_every_learner_in_design_order() -> None:
         "pmhm",
         "pmhm_select",
         "query_select",
+        "relabel",
+        "pmhm_relabel",
     )
     for name in learner_names():
         assert get_learner(name, _context()).models()[0] is not None

@@ -15,6 +15,7 @@ import torch
 
 from actiseg_core.data.split_info import load_split
 from actiseg_core.errors import ActiSegError
+from actiseg_core.learners.selection_log import SELECTION_LOG
 from training import train as train_module
 from training.data import PromptTable, split_prompts, strong_photometric
 from training.distributed import DistInfo
@@ -25,8 +26,11 @@ STEPS, STOP_AT = 6, 3  # the fixture's 4 frames in batches of 2: 2 steps an epoc
 TINY = ["--data", str(FIXTURE), "--split", "val", "--val-split", "none", "--image-encoder", "resnet_small",
         "--input-size", "64x96", "--batch-frames", "2", "--warmup-steps", "1", "--lr", "2e-3", "--no-progress",
         "--threads", "1", "--ckpt-every", "4", "--log-every", "2", "--steps", str(STEPS)]
-ROBUST = ("coteaching", "gce", "sce", "apl", "elr", "npn", "pmhm", "pmhm_select", "query_select")
-STATEFUL = ("coteaching", "elr", "npn", "pmhm", "pmhm_select")  # histories, a peer, or random perturbations to restore
+ROBUST = ("baseline_bce", "coteaching", "gce", "sce", "apl", "elr", "npn", "pmhm", "pmhm_select", "query_select",
+          "relabel", "pmhm_relabel")
+SELECTING = ("coteaching", "pmhm_select", "query_select", "relabel", "pmhm_relabel")  # keep a selection log
+# histories, a peer, or random perturbations to restore
+STATEFUL = ("coteaching", "elr", "npn", "pmhm", "pmhm_select", "pmhm_relabel")
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -94,10 +98,13 @@ def test_learner_trains_through_actiseg_train(straight: dict[str, Path], name: s
         visits = state["history"]["visits"]
         assert len(visits) == 16 and (visits == STEPS // 2).all()  # every query of the 4 frames, once per epoch
         assert state["history"]["rows"].shape == (16, 64, 96) and state["history"]["rows"].dtype == torch.uint8
-    elif name == "coteaching":
+    if name == "coteaching":
         assert state["peer"].keys() == checkpoint["model"].keys()
         assert any(not torch.equal(state["peer"][k], v) for k, v in checkpoint["model"].items())
-    else:
+    if name in SELECTING:  # per-query counts of the selecting visits; the fixture's 16 queries
+        assert state[SELECTION_LOG]["visits"].shape == (16,)
+        assert (state[SELECTION_LOG]["picked"] <= state[SELECTION_LOG]["visits"]).all()
+    if name not in ("elr", "npn", "coteaching", *SELECTING):
         assert state == {}
 
 

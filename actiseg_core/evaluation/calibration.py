@@ -9,14 +9,16 @@ area, intersection). From those records come:
 * :func:`expected_calibration_error`: the gap between score and observed activity (equal-width bins);
 * :func:`giou_at`: the ActionVOS gIoU (``actiseg_core.metrics``: an entry per object and frame; not visible and not
   predicted = 1, predicted but not visible = 0, a visible active object = I/U, a visible inactive one = 1 when left
-  out) when the gate is placed at threshold tau instead of 0.75, and :func:`tau_star`, the threshold that maximises
-  it on a set of records (choose it on a noisy held-out subset of train, never on clean data).
+  out) when the gate is placed at threshold tau instead of 0.75, the mean of the per-record entries
+  :func:`record_giou`, and :func:`tau_star`, the threshold that maximises it on a set of records (choose it on a
+  noisy held-out subset of train, never on clean data).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +32,11 @@ class ObjectScore:
     gt_area: int
     pred_area: int
     intersection: int
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> ObjectScore:
+        """The score of a JSON record holding (at least) these fields, e.g. a benchmark cell's per-object record."""
+        return cls(**{field.name: record[field.name] for field in fields(cls)})
 
 
 def _arrays(scores: Sequence[float] | np.ndarray, labels: Sequence[bool] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -90,24 +97,31 @@ def expected_calibration_error(scores: Sequence[float] | np.ndarray, labels: Seq
     return float(error)
 
 
+def record_giou(record: ObjectScore, tau: float) -> float:
+    """One record's ActionVOS gIoU entry (a fraction in [0, 1]) when its mask is kept iff score >= ``tau``: not
+    visible and not predicted = 1, predicted but not visible = 0, visible and active = I/U, visible and inactive =
+    1 when left out (else 0). :func:`giou_at` is the mean of these, and the benchmark's statistics resample them."""
+    kept = record.score >= tau
+    predicted = record.pred_area if kept else 0
+    intersection = record.intersection if kept else 0
+    union = record.gt_area + predicted - intersection
+    if union == 0:
+        return 1.0  # neither visible nor predicted
+    if record.gt_area == 0:
+        return 0.0  # predicted but not visible
+    if record.positive:
+        return intersection / union
+    return 1.0 if predicted == 0 else 0.0
+
+
 def giou_at(records: Sequence[ObjectScore], tau: float) -> float:
     """ActionVOS gIoU (percent) of ``records`` when objects with score >= ``tau`` keep their gate-bypassed mask and
-    the others predict nothing."""
+    the others predict nothing: 100 x the mean of :func:`record_giou`."""
     if not records:
         return float("nan")
     total = 0.0
     for r in records:
-        predicted = r.pred_area if r.score >= tau else 0
-        intersection = r.intersection if r.score >= tau else 0
-        union = r.gt_area + predicted - intersection
-        if union == 0:
-            total += 1.0  # neither visible nor predicted
-        elif r.gt_area == 0:
-            total += 0.0  # predicted but not visible
-        elif r.positive:
-            total += intersection / union
-        else:
-            total += 1.0 if predicted == 0 else 0.0
+        total += record_giou(r, tau)
     return 100.0 * total / len(records)
 
 

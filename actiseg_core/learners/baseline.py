@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from actiseg_core.learners.base import QueryBatch, StepInfo
-from actiseg_core.learners.losses import pixel_mean, positive_focal_loss, sigmoid_focal_loss
+from actiseg_core.learners.losses import pixel_mean, positive_bce_loss, positive_focal_loss, sigmoid_focal_loss
 from actiseg_core.learners.pixel import PixelLossLearner
 from actiseg_core.model.segmenter import SegmenterOutput
 
@@ -55,3 +55,11 @@ class BaselineLearner(PixelLossLearner):
         weights = batch.weights if cfg.action_weights else None
         mask_focal = pixel_mean(sigmoid_focal_loss(outputs.mask_logits, batch.targets, cfg.alpha, cfg.gamma, weights))
         return mask_focal, {"mask_focal": mask_focal}
+
+
+class BCEHeadLearner(BaselineLearner):
+    """The ActionVOS loss with a binary cross entropy positive head instead of its focal one (issue 15's
+    recalibrated baseline; the mask terms are the baseline's). ``alpha`` / ``gamma`` serve the mask focal only."""
+
+    def positive_loss(self, outputs: SegmenterOutput, batch: QueryBatch) -> Tensor:
+        return positive_bce_loss(outputs.positive_logits, batch.positives)

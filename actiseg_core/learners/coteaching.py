@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from actiseg_core.learners.base import LearnerContext, QueryBatch, StepInfo
 from actiseg_core.learners.baseline import BaselineConfig, BaselineLearner
+from actiseg_core.learners.selection_log import SelectionLogging, dropped_mask
 from actiseg_core.model.segmenter import SegmenterOutput
 
 
@@ -63,7 +64,7 @@ def small_loss_picks(losses: Tensor, keep: int) -> Tensor:
     return torch.argsort(losses.detach())[:keep]
 
 
-class CoTeachingLearner(BaselineLearner):
+class CoTeachingLearner(SelectionLogging, BaselineLearner):
     terms = ("loss_primary", "loss_peer", "keep_rate")
     config_type = CoTeachingConfig
     config: CoTeachingConfig
@@ -82,7 +83,9 @@ class CoTeachingLearner(BaselineLearner):
         peer, _ = self.query_loss(peer_outputs, batch, step)
         rate = keep_rate(step.epoch, self.config)
         keep = kept_count(len(primary), rate)
-        primary_loss = primary[small_loss_picks(peer, keep)].mean()  # each network learns from its peer's picks
+        picks = small_loss_picks(peer, keep)
+        primary_loss = primary[picks].mean()  # each network learns from its peer's picks
+        self.selection_log.record(batch.query_ids, dropped_mask(len(primary), picks))  # the evaluated network's
         peer_loss = peer[small_loss_picks(primary, keep)].mean()
         return primary_loss + peer_loss, {
             "loss_primary": primary_loss.item(),
@@ -91,7 +94,8 @@ class CoTeachingLearner(BaselineLearner):
         }
 
     def state_dict(self) -> dict[str, Any]:
-        return {"peer": self.peer.state_dict()}
+        return {**super().state_dict(), "peer": self.peer.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.peer.load_state_dict(state["peer"])
+        super().load_state_dict({key: value for key, value in state.items() if key != "peer"})

@@ -61,6 +61,16 @@ def positive_focal_loss(positive_logits: Tensor, positives: Tensor, alpha: float
     return sigmoid_focal_loss(positive_logits, positives.to(positive_logits.dtype), alpha, gamma)
 
 
+def positive_bce_loss(positive_logits: Tensor, positives: Tensor) -> Tensor:
+    """Per-query binary cross entropy of the positive-class head; no reduction.
+
+    The recalibrated baseline of issue 15: BCE's population minimiser is the label posterior itself, where the
+    focal loss's (alpha 0.25, gamma 2) sits below it, so under prompt noise a BCE head's scores stay readable as
+    probabilities and a fixed 0.75 threshold means what it says.
+    """
+    return F.binary_cross_entropy_with_logits(positive_logits, positives.to(positive_logits.dtype), reduction="none")
+
+
 def pixel_mean(values: Tensor) -> Tensor:
     """Per-query mean over pixels ([K, ...] -> [K]): ActionVOS reduces every pixel loss this way, then over queries.
 

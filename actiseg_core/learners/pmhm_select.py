@@ -26,6 +26,7 @@ from torch import Tensor
 from actiseg_core.learners.base import QueryBatch, StepInfo
 from actiseg_core.learners.pmhm import PMHMConfig, PMHMLearner
 from actiseg_core.learners.query_selection import QuerySelectionConfig, selected_mean
+from actiseg_core.learners.selection_log import SelectionLogging, dropped_mask
 from actiseg_core.model.segmenter import SegmenterOutput
 
 
@@ -34,12 +35,14 @@ class PMHMSelectConfig(PMHMConfig, QuerySelectionConfig):
     """PMHM's settings plus the selection's (:class:`QuerySelectionConfig`: rho, ramp-up, only_contradicted)."""
 
 
-class PMHMSelectLearner(PMHMLearner):
+class PMHMSelectLearner(SelectionLogging, PMHMLearner):
     terms = (*PMHMLearner.terms, "keep_rate")
     config_type = PMHMSelectConfig
     config: PMHMSelectConfig
 
     def loss(self, outputs: SegmenterOutput, batch: QueryBatch, step: StepInfo) -> tuple[Tensor, dict[str, float]]:
         supervised, consistency, terms = self.query_terms(outputs, batch, step)
-        kept_mean, rate = selected_mean(supervised, outputs.positive_logits, batch.positives, step, self.config)
+        kept_mean, rate, kept = selected_mean(supervised, outputs.positive_logits, batch.positives, step, self.config)
+        if rate < 1.0:
+            self.selection_log.record(batch.query_ids, dropped_mask(len(supervised), kept))
         return kept_mean + consistency, {**terms, "keep_rate": rate}

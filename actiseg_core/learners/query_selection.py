@@ -64,12 +64,12 @@ def class_balanced_picks(losses: Tensor, positives: Tensor, rate: float) -> Tens
 
 def selected_mean(
     per_query: Tensor, positive_logits: Tensor, positives: Tensor, step: StepInfo, config: QuerySelectionConfig
-) -> tuple[Tensor, float]:
-    """Mean of ``per_query`` [K] over the queries :func:`class_balanced_picks` keeps at this step's rate, and the
-    rate (a training term)."""
+) -> tuple[Tensor, float, Tensor]:
+    """Mean of ``per_query`` [K] over the queries :func:`class_balanced_picks` keeps at this step's rate, the
+    rate (a training term) and the kept indices."""
     rate = progress_keep_rate(step, config.forget_rate, config.rampup_fraction)
     kept = class_balanced_picks(positive_focal_loss(positive_logits, positives), positives, rate)
     if config.only_contradicted:
         agrees = (positive_logits.detach() > 0) == (positives > 0.5)
         kept = torch.unique(torch.cat([kept, torch.nonzero(agrees).flatten()]))
-    return per_query[kept].mean(), rate
+    return per_query[kept].mean(), rate, kept

@@ -2,8 +2,10 @@
 
 Entries are listed explicitly (no import-time decorators), so the set of learners is visible in one place and
 registration cannot depend on which modules happen to have been imported. The order is DESIGN §6's (baseline
-first, then the paper's robust learners, then PMHM), then our combined recipe for mixed noise (PMHM + small-loss
-query selection) and its ablation without PMHM; :func:`learner_names` keeps it for help and error texts.
+first, with its BCE-head variant, then the paper's robust learners, then PMHM), then our combined recipe for mixed
+noise (PMHM + small-loss query selection) and its ablation without PMHM, then relabelling of flipped prompts by
+matching the frame's annotated masks, on the ActionVOS loss (``relabel``) and on PMHM (``pmhm_relabel``);
+:func:`learner_names` keeps the order for help and error texts.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from actiseg_core.errors import ActiSegError
 from actiseg_core.learners.apl import APLLearner
 from actiseg_core.learners.base import Learner, LearnerContext
-from actiseg_core.learners.baseline import BaselineLearner
+from actiseg_core.learners.baseline import BaselineLearner, BCEHeadLearner
 from actiseg_core.learners.coteaching import CoTeachingLearner
 from actiseg_core.learners.elr import ELRLearner
 from actiseg_core.learners.gce import GCELearner
@@ -22,11 +24,13 @@ from actiseg_core.learners.npn import NPNLearner
 from actiseg_core.learners.pmhm import PMHMLearner
 from actiseg_core.learners.pmhm_select import PMHMSelectLearner
 from actiseg_core.learners.query_select import QuerySelectLearner
+from actiseg_core.learners.relabel import PMHMRelabelLearner, RelabelLearner
 from actiseg_core.learners.sce import SCELearner
 
 #: name -> Learner subclass, built as ``cls(context, **hyper)``; ``cls.config_type`` lists the hyper-parameters.
 _REGISTRY: dict[str, type[Learner]] = {
     "baseline": BaselineLearner,
+    "baseline_bce": BCEHeadLearner,
     "coteaching": CoTeachingLearner,
     "gce": GCELearner,
     "sce": SCELearner,
@@ -36,6 +40,8 @@ _REGISTRY: dict[str, type[Learner]] = {
     "pmhm": PMHMLearner,
     "pmhm_select": PMHMSelectLearner,
     "query_select": QuerySelectLearner,
+    "relabel": RelabelLearner,
+    "pmhm_relabel": PMHMRelabelLearner,
 }
 
 

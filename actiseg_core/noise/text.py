@@ -132,16 +132,21 @@ def prompt_class_ids(seq: Sequence) -> list[int]:
     return [int(record.get(str(i), {}).get("noisy_class_id", obj.class_id)) for i, obj in sorted(seq.objects.items())]
 
 
+def was_flipped(seq: Sequence, obj: ObjectInfo) -> bool:
+    """Whether Alg. 1 flipped ``obj``'s class (its recorded noisy class differs from its true one)."""
+    entry = seq.extra.get(TEXT_NOISE_KEY, {}).get("objects", {}).get(str(obj.index), {})
+    return int(entry.get("noisy_class_id", obj.class_id)) != obj.class_id
+
+
 def count_flips(sequences: list[Sequence]) -> tuple[int, int, int]:
     """(objects, objects whose name changed, objects whose class was flipped) over corrupted sequences."""
     objects = renamed = flipped = 0
     for seq in sequences:
         record = seq.extra.get(TEXT_NOISE_KEY, {}).get("objects", {})
         for index, obj in seq.objects.items():
-            entry = record.get(str(index), {})
             objects += 1
-            renamed += obj.name != entry.get("clean_name", obj.name)
-            flipped += int(entry.get("noisy_class_id", obj.class_id)) != obj.class_id
+            renamed += obj.name != record.get(str(index), {}).get("clean_name", obj.name)
+            flipped += was_flipped(seq, obj)
     return objects, renamed, flipped
 
 

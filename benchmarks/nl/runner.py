@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import torch
 from matplotlib.figure import Figure
 from tqdm import tqdm
@@ -52,7 +53,9 @@ from tqdm import tqdm
 from actiseg_core.cli_util import OneLineParser, non_negative_int, positive_int, run_command, seed_int
 from actiseg_core.data.layout import atomic_write_bytes, atomic_write_json, read_json
 from actiseg_core.data.split_info import load_split, split_hash
+from actiseg_core.data.subset import split_parts
 from actiseg_core.errors import ActiSegError
+from actiseg_core.evaluation.calibration import tau_star
 from actiseg_core.evaluation.cli import evaluate
 from actiseg_core.learners import check_learner_args, learner_names, learner_type
 from actiseg_core.metrics import HIGHER_IS_BETTER, METRIC_COLUMNS
@@ -66,15 +69,29 @@ from actiseg_core.noise.modes import (
     TEXT_NOISE_MODES,
 )
 from actiseg_core.noise.view import MANIFEST, make_noisy_view
-from benchmarks.nl.objects import OBJECTS, object_scores, positive_head_table, record_summary
+from benchmarks.nl.comparisons import difference_lines, paired_differences
+from benchmarks.nl.objects import (
+    HELD_OUT_OBJECTS,
+    OBJECTS,
+    TEST_OBJECTS,
+    as_scores,
+    object_scores,
+    positive_head_table,
+    record_summary,
+)
+from benchmarks.nl.selection import selection_lines, selection_summary
 from training.train import OPERATIONAL_OPTIONS, TrainConfig, input_size, learner_arg, train
 
 PROG = "actiseg-benchmark"
 REPO = Path(__file__).resolve().parents[2]
-TRAIN_SPLIT, VAL_SPLIT = "train", "val"
+TRAIN_SPLIT, VAL_SPLIT, TEST_SPLIT = "train", "val", "test"
+#: Share of the training sequences held out, with the condition's noisy labels, to choose each cell's threshold tau*
+#: (issue 15: on noisy held-out data, never on clean data); the cell trains on the rest.
+HELD_OUT_SHARE = 0.1
 RESULT = "result.json"
 MASK_ONLY_METHODS = frozenset({"pmhm"})  # paper 003 evaluates PMHM under mask and mixed noise only
-METHOD_COLOURS = {method: f"C{i}" for i, method in enumerate(learner_names())}  # one colour per method, every plot
+#: One colour per method in every plot (tab20: more learners than matplotlib's 10 default colours).
+METHOD_COLOURS = {method: matplotlib.colormaps["tab20"](i % 20) for i, method in enumerate(learner_names())}
 #: The modes every cell was made with before modes existed: cells of these keep their hashes (see cell_identity).
 LEGACY_TEXT_MODE, LEGACY_MASK_MODE = FLIP_OR_SYNONYM, ALL_OBJECTS
 
@@ -144,7 +161,11 @@ class Protocol:
 #: where networks still fit mostly the clean labels (the early-learning phase), so noise effects are smaller there
 #: than in ``full``, and absolute numbers are far below the default model's. Cell times:
 #: benchmarks/results/design_measurements.md.
-PROTOCOLS = {"full": Protocol(steps=1800), "mini": Protocol(steps=200, input_size=(128, 224), lr=2e-3)}
+#: ``mid`` is the protocol conclusions are drawn from on a CPU: 2100 steps of 8 frames, 3.1 epochs of ActiSeg-Sim v2
+#: train's 5,400 fit frames (90% of 6,000, the rest held out for tau*), at mini's input size and the default model's
+#: learning rate; ~20 min a cell on 2 cores.
+PROTOCOLS = {"full": Protocol(steps=1800), "mid": Protocol(steps=2100, input_size=(128, 224)),
+             "mini": Protocol(steps=200, input_size=(128, 224), lr=2e-3)}
 
 
 @dataclass(frozen=True)
@@ -223,7 +244,7 @@ def cell_identity(cell: Cell, config: TrainConfig, noise_seed: int, clean_hash: 
              if mode not in (LEGACY_TEXT_MODE, LEGACY_MASK_MODE)}
     identity = {"condition": cell.condition.key, "text_rate": cell.condition.text_rate,
                 "mask_kernel": cell.condition.mask_kernel, **modes, "noise_seed": noise_seed, "method": cell.method,
-                "seed": cell.seed, "train": settings, "clean_data_hash": clean_hash}
+                "seed": cell.seed, "train": settings, "held_out_share": HELD_OUT_SHARE, "clean_data_hash": clean_hash}
     revision = learner_type(cell.method).revision
     return {**identity, "learner_revision": revision} if revision else identity
 
@@ -244,6 +265,7 @@ class Settings:
     device: str = "auto"
     progress: bool = True
     cached_only: bool = False  # tables from finished cells only; nothing is trained
+    test: bool = False  # also score every cell on the test split (the final table, once the design is fixed)
     learner_args: dict[str, Any] = dataclasses.field(default_factory=dict)  # hyper-parameters for every method
     text_noise_mode: str = DEFAULT_TEXT_NOISE_MODE  # Alg. 1: flip_only (released generator) or flip_or_synonym
     mask_noise_mode: str = DEFAULT_MASK_NOISE_MODE  # Alg. 2: official (released generator) or all_objects
@@ -257,7 +279,10 @@ def run_cell(settings: Settings, cell: Cell, clean_hash: dict[str, str]) -> tupl
     """The cell's result, from its ``result.json`` when cached, else trained (or resumed) and evaluated now, or
     None when it is not cached and ``settings.cached_only`` forbids training.
 
-    Returns (result, cached).
+    The cell trains on the condition's noisy view of train minus its held-out sequences (:data:`HELD_OUT_SHARE`),
+    is scored on the clean val split, and its threshold tau* is chosen on the held-out sequences with their noisy
+    labels. With ``settings.test`` it is also scored on the test split; a cached cell without test scores gets them
+    from its last checkpoint, without retraining. Returns (result, cached).
     """
     started = time.perf_counter()
     probe = train_config(cell, settings.protocol, settings.data, Path(), settings.threads, settings.device, False,
@@ -267,32 +292,62 @@ def run_cell(settings: Settings, cell: Cell, clean_hash: dict[str, str]) -> tupl
     digest = identity_hash(identity)
     folder = cell_dir(settings, cell, digest)
     if (folder / RESULT).is_file():
-        return read_json(folder / RESULT), True
+        result = read_json(folder / RESULT)
+        if settings.test and "test" not in result and not settings.cached_only:
+            result = {**result, "test": score_test(settings, folder)}
+            atomic_write_json(folder / RESULT, result)
+        return result, True
     if settings.cached_only:
         return None, False
     data = noisy_view(settings.data, settings.out, cell.condition, settings.noise_seed, clean_hash[TRAIN_SPLIT],
                       settings.progress, settings.text_noise_mode, settings.mask_noise_mode)
-    config = dataclasses.replace(probe, data=data, out=folder / "run", progress=settings.progress)
+    parts = settings.out / "parts" / (data.name if data != settings.data else f"clean-{clean_hash[TRAIN_SPLIT][:8]}")
+    fit, held_out = split_parts(data, TRAIN_SPLIT, HELD_OUT_SHARE, parts)
+    config = dataclasses.replace(probe, data=fit, out=folder / "run", progress=settings.progress)
     summary = train(config)
     evaluated = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):  # evaluate() prints its table; the benchmark writes its own
-        report = evaluate(settings.data, VAL_SPLIT, folder / "run" / "last.pt", folder / "eval", settings.device,
-                          overlays=0, progress=False)
-    records = object_scores(folder / "run" / "last.pt", settings.data, VAL_SPLIT, settings.device)
-    atomic_write_json(folder / OBJECTS, records)
-    finished = time.perf_counter()
+    checkpoint = folder / "run" / "last.pt"
+    held_records = object_scores(checkpoint, held_out, TRAIN_SPLIT, settings.device)
+    atomic_write_json(folder / HELD_OUT_OBJECTS, held_records)
+    tau, _ = tau_star(as_scores(held_records))
+    selection = selection_summary(checkpoint, fit, TRAIN_SPLIT)
+    report, records = score_split(settings, folder, VAL_SPLIT, OBJECTS)
     run_info = read_json(folder / "run" / "run.json")
     result = {
         **identity, **cell.condition.noise_modes(settings.text_noise_mode, settings.mask_noise_mode),
-        "config_hash": digest, "metrics": report["results"]["model"], "positive_head": record_summary(records),
+        "config_hash": digest, "folder": str(folder.relative_to(settings.out)), "metrics": report["results"]["model"],
+        "tau_star": tau, "positive_head": record_summary(records, tau), "selection": selection,
         "data_hash": {"train": run_info["data_hash"]["train"], "val": report["data_hash"]},
         "noise": _noise_summary(data), "commit": git_commit(), "torch": torch.__version__,
         "device": run_info["device"], "threads": torch.get_num_threads(), "steps": summary["steps"],
         "resumed_at_step": run_info["resumed_at_step"], "train_s": summary["elapsed_s"],
-        "eval_s": finished - evaluated, "wall_s": finished - started,  # train_s spans resumes; wall_s this run
     }
+    if settings.test:
+        result["test"] = score_test(settings, folder, tau)
+    finished = time.perf_counter()
+    result.update(eval_s=finished - evaluated, wall_s=finished - started)  # train_s spans resumes; wall_s this run
     atomic_write_json(folder / RESULT, result)
     return result, False
+
+
+def score_split(settings: Settings, folder: Path, split: str, records_file: str) -> tuple[dict[str, Any], list]:
+    """The cell's checkpoint on the clean ``split``: the evaluator's report (under ``folder/eval[_<split>]``) and
+    the per-object records, written to ``folder/records_file``."""
+    checkpoint, out = folder / "run" / "last.pt", folder / ("eval" if split == VAL_SPLIT else f"eval_{split}")
+    with contextlib.redirect_stdout(io.StringIO()):  # evaluate() prints its table; the benchmark writes its own
+        report = evaluate(settings.data, split, checkpoint, out, settings.device, overlays=0, progress=False)
+    records = object_scores(checkpoint, settings.data, split, settings.device)
+    atomic_write_json(folder / records_file, records)
+    return report, records
+
+
+def score_test(settings: Settings, folder: Path, tau: float | None = None) -> dict[str, Any]:
+    """The test split's metrics and positive-head summary (at the cell's tau*, read from its result when not
+    given)."""
+    tau = read_json(folder / RESULT)["tau_star"] if tau is None else tau
+    report, records = score_split(settings, folder, TEST_SPLIT, TEST_OBJECTS)
+    return {"metrics": report["results"]["model"], "positive_head": record_summary(records, tau),
+            "data_hash": report["data_hash"], "commit": git_commit()}
 
 
 def _noise_summary(root: Path) -> dict[str, Any] | None:
@@ -361,14 +416,15 @@ def noise_line(results: list[dict[str, Any]], condition: Condition) -> str:
 
 
 def markdown_tables(table: dict[str, dict[str, dict[str, Any]]], results: list[dict[str, Any]],
-                    protocol: Protocol) -> str:
+                    protocol: Protocol, split: str = VAL_SPLIT, differences: list[dict[str, Any]] = ()) -> str:
     """One paper-style table per condition (columns in the paper's order, best value in bold), then the positive
-    head's table where the cells have its summary."""
+    head's table where the cells have its summary, then the paired differences."""
     headers = [f"{name}{'↑' if HIGHER_IS_BETTER[name] else '↓'}" for name in METRIC_COLUMNS]
     lines = ["# ActiSeg-NL benchmark", "",
              f"Protocol: {protocol.steps} steps x {protocol.batch_frames} frames at "
-             f"{protocol.input_size[0]}x{protocol.input_size[1]}, {protocol.image_encoder}; evaluated on the clean "
-             "val split (mean ± population std over seeds where there are several).", ""]
+             f"{protocol.input_size[0]}x{protocol.input_size[1]}, {protocol.image_encoder}; trained on train minus "
+             f"its held-out {HELD_OUT_SHARE:.0%} of sequences, evaluated on the clean {split} split (mean ± population "
+             "std over seeds where there are several).", ""]
     for condition, rows in ordered(table):
         lines += [f"## {condition.title}", "", noise_line(results, condition), "",
                   "| Method | " + " | ".join(headers) + " | seeds |", "|---" * (len(headers) + 2) + "|"]
@@ -377,7 +433,8 @@ def markdown_tables(table: dict[str, dict[str, dict[str, Any]]], results: list[d
             cells = [cell_text(row, metric, best[metric]) for metric in METRIC_COLUMNS]
             lines.append(f"| {method} | " + " | ".join(cells) + f" | {','.join(map(str, row['seeds']))} |")
         lines.append("")
-    return "\n".join(lines + positive_head_table(results))
+    return "\n".join(lines + positive_head_table(results, split) + selection_lines(results)
+                     + difference_lines(list(differences), split))
 
 
 def csv_table(table: dict[str, dict[str, dict[str, Any]]]) -> str:
@@ -446,13 +503,27 @@ def tradeoff_plot(table: dict[str, dict[str, dict[str, Any]]]) -> bytes:
     return png_bytes(figure)
 
 
+def on_test(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The results that have test scores, with those in place of the val ones (so one table code serves both)."""
+    return [{**r, "metrics": r["test"]["metrics"], "positive_head": r["test"]["positive_head"]}
+            for r in results if "test" in r]
+
+
 def write_outputs(out: Path, results: list[dict[str, Any]], protocol: Protocol) -> None:
-    """tables.md, tables.csv, results.json and the two plots, from the results of this invocation's cells."""
+    """tables.md, tables.csv, results.json and the two plots, from the results of this invocation's cells, and
+    tables_test.md where cells have test scores."""
     table = aggregate(results)
-    atomic_write_bytes(out / "tables.md", markdown_tables(table, results, protocol).encode())
+    differences = {VAL_SPLIT: paired_differences(out, results, OBJECTS)}
+    atomic_write_bytes(out / "tables.md", markdown_tables(table, results, protocol, VAL_SPLIT,
+                                                          differences[VAL_SPLIT]).encode())
+    tested = on_test(results)
+    if tested:
+        differences[TEST_SPLIT] = paired_differences(out, results, TEST_OBJECTS)
+        atomic_write_bytes(out / "tables_test.md", markdown_tables(aggregate(tested), tested, protocol, TEST_SPLIT,
+                                                                   differences[TEST_SPLIT]).encode())
     atomic_write_bytes(out / "tables.csv", csv_table(table).encode())
     atomic_write_json(out / "results.json", {"protocol": dataclasses.asdict(protocol), "summary": table,
-                                             "cells": results})
+                                             "differences": differences, "cells": results})
     atomic_write_bytes(out / "noise_sweeps.png", sweep_plot(table))
     atomic_write_bytes(out / "tradeoff.png", tradeoff_plot(table))
 
@@ -494,7 +565,9 @@ def build_parser() -> OneLineParser:
     parser.add_argument("--data", type=Path, required=True, help="clean ActionVOS-layout root with train and val")
     parser.add_argument("--out", type=Path, required=True, help="benchmark folder: views, cells, tables, plots")
     parser.add_argument("--protocol", choices=sorted(PROTOCOLS), default="mini",
-                        help="mini: 200 steps at 128x224 for a 2-core CPU; full: the default model's recipe")
+                        help="mini: 200 steps at 128x224 (a smoke test of the grid); mid: 2100 steps (3 epochs of "
+                        "v2 train) at 128x224, the one conclusions are drawn from on a CPU; full: the default "
+                        "model's recipe (a GPU's)")
     parser.add_argument("--seeds", type=seed_int, nargs="+", default=[0], help="training seeds")
     parser.add_argument("--methods", nargs="+", choices=learner_names(), default=list(learner_names()),
                         metavar="METHOD", help=f"learners, of {', '.join(learner_names())}")
@@ -519,6 +592,9 @@ def build_parser() -> OneLineParser:
                         help="learner hyper-parameter for every method run (repeatable; part of each cell's "
                         "identity, so use its own --out to keep the tables apart)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--test", action="store_true",
+                        help="also score every cell on the test split (tables_test.md): the final table, once the "
+                        "design is fixed on val; cached cells get test scores without retraining")
     parser.add_argument("--cached-only", action="store_true",
                         help="train nothing: tables and plots from the requested cells already finished")
     return parser
@@ -531,7 +607,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return Settings(data=args.data, out=args.out, protocol=protocol, noise_seed=args.noise_seed,
                     text_noise_mode=args.text_noise_mode, mask_noise_mode=args.mask_noise_mode,
                     threads=args.threads, device=args.device, progress=not args.no_progress,
-                    cached_only=args.cached_only, learner_args=dict(args.learner_arg))
+                    cached_only=args.cached_only, test=args.test, learner_args=dict(args.learner_arg))
 
 
 def main(argv: list[str] | None = None) -> int:
