@@ -19,7 +19,7 @@ from actiseg_core.contract import POSITIVE_THRESHOLD
 from actiseg_core.data.layout import read_json
 from benchmarks.nl.statistics import hierarchical_bootstrap
 
-#: (method, threshold rule) pairs every other method is compared with, when the condition has their cells.
+#: (method, threshold rule) pairs the tables show every other method against (results.json has every pair).
 REFERENCES = (("baseline", "0.75"), ("baseline", "tau*"), ("baseline_bce", "0.75"))
 RULES = ("0.75", "tau*")
 
@@ -41,16 +41,15 @@ def _thresholds(cells: dict[int, Any], rule: str) -> dict[int, float]:
 
 def paired_differences(out: Path, results: list[dict[str, Any]], records_file: str,
                        resamples: int = 2000) -> list[dict[str, Any]]:
-    """One row per (condition, method @ rule, reference @ rule) with both sides' cells: the gIoU difference, its 95%
-    interval, and the seeds and sequences it rests on."""
+    """One row per (condition, method @ rule, reference @ rule), for every two methods (or one method's two rules)
+    of a condition: the gIoU difference, its 95% interval, and the seeds and sequences it rests on."""
     cells = _records(out, results, records_file)
     rows = []
     for (condition, method), mine in cells.items():
-        for reference, reference_rule in REFERENCES:
-            theirs = cells.get((condition, reference))
-            if theirs is None:
+        for (other_condition, reference), theirs in cells.items():
+            if other_condition != condition:
                 continue
-            for rule in RULES:
+            for rule, reference_rule in ((a, b) for a in RULES for b in RULES):
                 if (method, rule) == (reference, reference_rule):
                     continue
                 difference = hierarchical_bootstrap(
@@ -63,7 +62,9 @@ def paired_differences(out: Path, results: list[dict[str, Any]], records_file: s
 
 
 def difference_lines(rows: list[dict[str, Any]], split: str) -> list[str]:
-    """Markdown lines of :func:`paired_differences`' rows (none when there are none)."""
+    """Markdown lines of the rows of :func:`paired_differences` against :data:`REFERENCES` (none when there are
+    none)."""
+    rows = [row for row in rows if (row["reference"], row["reference_rule"]) in REFERENCES]
     if not rows:
         return []
     lines = [f"## Paired gIoU differences ({split} split, seeds x sequences bootstrap)", "",

@@ -69,6 +69,7 @@ from actiseg_core.noise.modes import (
     TEXT_NOISE_MODES,
 )
 from actiseg_core.noise.view import MANIFEST, make_noisy_view
+from benchmarks.nl.acceptance import acceptance_lines
 from benchmarks.nl.comparisons import difference_lines, paired_differences
 from benchmarks.nl.objects import (
     HELD_OUT_OBJECTS,
@@ -434,7 +435,8 @@ def markdown_tables(table: dict[str, dict[str, dict[str, Any]]], results: list[d
             lines.append(f"| {method} | " + " | ".join(cells) + f" | {','.join(map(str, row['seeds']))} |")
         lines.append("")
     return "\n".join(lines + positive_head_table(results, split) + selection_lines(results)
-                     + difference_lines(list(differences), split))
+                     + difference_lines(list(differences), split)
+                     + acceptance_lines({split: list(differences)}))
 
 
 def csv_table(table: dict[str, dict[str, dict[str, Any]]]) -> str:
