@@ -171,7 +171,11 @@ def listen(args: argparse.Namespace) -> None:
     node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, QoSProfile(depth=10))
     # Callers start the next process after this line: DDS participants of several processes started within the
     # same few milliseconds sometimes leave one of them unmatched for good (Fast DDS with LARGE_DATA transports);
-    # one at a time avoids it.
+    # one at a time avoids it. The node's answer publisher is waited for first (up to 30 s): on a loaded machine
+    # discovery can lag by seconds, and answers published before the match would be lost to the recording.
+    seen_by = time.monotonic() + 30.0
+    while node.count_publishers("active_objects") == 0 and time.monotonic() < seen_by:
+        rclpy.spin_once(node, timeout_sec=0.1)
     print("listening", flush=True)
     deadline = time.monotonic() + args.duration
     while time.monotonic() < deadline:
