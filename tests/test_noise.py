@@ -47,6 +47,7 @@ from actiseg_core.noise.text import (
     class_proportions,
     corrupt_names,
     count_flips,
+    flip_census,
     noisy_name,
 )
 from actiseg_core.noise.view import MANIFEST, link_or_copy, make_noisy_view
@@ -103,6 +104,16 @@ def _sequence(seq_id: int, narration: str, objects: list[tuple[str, int, bool]])
         sparse_frames=["frame_0000000010.jpg", "frame_0000000020.jpg"],
         objects={i + 1: ObjectInfo(i + 1, name, cid, pos) for i, (name, cid, pos) in enumerate(objects)},
     )
+
+
+def test_flip_census_says_where_each_flip_landed() -> None:
+    # knife (active), cup (active), plate (inactive), pan (inactive); classes 1-4, 9 absent from the clip
+    seq = _sequence(1, "take knife", [("knife", 1, True), ("cup", 2, True), ("plate", 3, False), ("pan", 4, False)])
+    flips = {"1": 9, "2": 3, "3": 1, "4": 4}  # knife -> absent; cup -> plate's; plate -> knife's; pan unflipped
+    seq.extra[TEXT_NOISE_KEY] = {"objects": {k: {"clean_name": "x", "noisy_class_id": v} for k, v in flips.items()}}
+    assert flip_census([seq]) == {"flipped_active": 2, "flipped_inactive": 1, "to_active_class_in_clip": 1,
+                                  "to_class_in_clip": 1, "to_absent_class": 1}
+    assert flip_census([_sequence(2, "take cup", [("cup", 2, True)])])["flipped_active"] == 0  # no record: clean
 
 
 def _label_map(seq: Sequence, frame: int) -> np.ndarray:
@@ -459,6 +470,8 @@ def test_noisy_view_is_a_readable_layout_root_with_noisy_names_and_dilated_masks
                 assert ((noisy_map == index) <= (clean_map == index)).all()
     manifest = json.loads((out / MANIFEST).read_text())
     assert manifest["mask_kernel"] == 3 and manifest["frames"] == 4 and manifest["classes_flipped"] == 5
+    census = manifest["flip_census"]
+    assert census["flipped_active"] + census["flipped_inactive"] == 5 == sum(census.values()) - 5
     assert manifest["mask_noise_mode"] == OFFICIAL and manifest["text_noise_mode"] == FLIP_ONLY
     assert all(s.extra[TEXT_NOISE_KEY]["mode"] == FLIP_ONLY for s in noisy_seqs)
     assert manifest["label_map_resolutions"] == {f"{W}x{H}": 4}

@@ -150,6 +150,30 @@ def count_flips(sequences: list[Sequence]) -> tuple[int, int, int]:
     return objects, renamed, flipped
 
 
+def flip_census(sequences: list[Sequence]) -> dict[str, int]:
+    """Where Alg. 1's flips landed, per object of corrupted sequences: flipped active / inactive objects, and flips
+    whose new class is an *active* object's class in the same clip (a renamed inactive object then shares its prompt
+    with a true referent of the frame: what relabelling can repair), another object's class in the clip, or a class
+    absent from it (the prompt then names nothing in the frame)."""
+    census = {"flipped_active": 0, "flipped_inactive": 0, "to_active_class_in_clip": 0, "to_class_in_clip": 0,
+              "to_absent_class": 0}
+    for seq in sequences:
+        record = seq.extra.get(TEXT_NOISE_KEY, {}).get("objects", {})
+        for index, obj in seq.objects.items():
+            if not was_flipped(seq, obj):
+                continue
+            census["flipped_active" if obj.positive else "flipped_inactive"] += 1
+            new = int(record[str(index)]["noisy_class_id"])
+            others = [other for key, other in seq.objects.items() if key != index]
+            if any(other.class_id == new and other.positive for other in others):
+                census["to_active_class_in_clip"] += 1
+            elif any(other.class_id == new for other in others):
+                census["to_class_in_clip"] += 1
+            else:
+                census["to_absent_class"] += 1
+    return census
+
+
 def class_proportions(sequences: list[Sequence], class_map: ClassMap) -> dict[str, float]:
     """Fig. 2 of paper 003: the share of each class label among all object prompts of ``sequences``."""
     counts = Counter(class_map[c].label if c in class_map else str(c) for s in sequences for c in prompt_class_ids(s))

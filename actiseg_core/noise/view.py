@@ -42,7 +42,7 @@ from actiseg_core.noise.modes import (
     validate_mask_mode,
     validate_text_mode,
 )
-from actiseg_core.noise.text import corrupt_names, count_flips, validate_rate
+from actiseg_core.noise.text import corrupt_names, count_flips, flip_census, validate_rate
 
 MANIFEST = "noise.json"
 TRAIN_SPLIT = "train"
@@ -143,6 +143,7 @@ def make_noisy_view(
             "objects": objects,
             "names_changed": renamed,
             "classes_flipped": flipped,
+            "flip_census": flip_census(noisy),
             "mask_severity": severity.to_json(),
         },
     )
