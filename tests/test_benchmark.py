@@ -163,6 +163,9 @@ def test_every_cell_records_its_objects_and_the_positive_head_summary(root: Path
         # an object's bypassed mask can lose pixels to an object the gate drops: the two gIoUs may differ slightly.
         assert head["giou_at_0.75"] == pytest.approx(result["metrics"]["gIoU"], abs=1.0)
     assert "## Positive head (gate bypassed, clean val split)" in (first_run / "tables.md").read_text()
+    chosen_elsewhere = objects.record_summary(records, tau=0.123)  # a threshold from other records is kept as given
+    assert chosen_elsewhere["tau_star"] == 0.123 and chosen_elsewhere["tau_star_on_val"] == head["tau_star_on_val"]
+    assert chosen_elsewhere["giou_at_tau_star"] == calibration.giou_at(objects.as_scores(records), 0.123)
     cached_before = {"condition": "clean", "method": "elr", "seed": 0, "metrics": {}}  # a result without the summary
     assert objects.positive_head_table([cached_before]) == []
 
@@ -175,8 +178,10 @@ def test_a_second_run_reads_every_cell_from_the_cache(root: Path, first_run: Pat
         raise AssertionError("a cached cell was trained again")
 
     monkeypatch.setattr(runner, "train", no_training)
+    stale = next(first_run.glob("cells/clean/baseline/*/result.json"))  # a summary made by older code
+    stale.write_text(json.dumps({**json.loads(stale.read_text()), "positive_head": {"auroc": -1.0}}))
     assert main(["--data", str(root), "--out", str(first_run), *MICRO]) == 0
-    assert _results(first_run) == before
+    assert _results(first_run) == before  # summaries are recomputed from the saved records
     # --cached-only tabulates the finished cells among those asked for and trains none (seed 1 never ran)
     assert main(["--data", str(root), "--out", str(first_run), *MICRO, "--seeds", "0", "1", "--cached-only"]) == 0
     tabulated = json.loads((first_run / "results.json").read_text())["cells"]

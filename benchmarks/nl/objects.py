@@ -95,12 +95,12 @@ def record_summary(records: list[dict[str, Any]], tau: float | None = None) -> d
     """
     scores = as_scores(records)
     values, labels = [s.score for s in scores], [s.positive for s in scores]
-    tau, best = tau_star(scores) if scores else (math.nan, math.nan)
+    oracle, best = tau_star(scores) if scores else (math.nan, math.nan)
     ious = [s.intersection / (s.gt_area + s.pred_area - s.intersection) for s in scores if s.positive and s.gt_area]
     summary = {"objects": len(scores), "active": sum(labels), "auroc": auroc(values, labels),
                "ap": average_precision(values, labels),
                "ece": expected_calibration_error(values, labels, bins=ECE_BINS),
-               GIOU_AT_THRESHOLD: giou_at(scores, POSITIVE_THRESHOLD), "tau_star_on_val": tau,
+               GIOU_AT_THRESHOLD: giou_at(scores, POSITIVE_THRESHOLD), "tau_star_on_val": oracle,
                "giou_at_tau_star_on_val": best, "bypass_p-mIoU": 100.0 * statistics.fmean(ious) if ious else math.nan}
     if tau is not None:
         summary.update(tau_star=tau, giou_at_tau_star=giou_at(scores, tau))

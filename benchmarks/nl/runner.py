@@ -293,7 +293,7 @@ def run_cell(settings: Settings, cell: Cell, clean_hash: dict[str, str]) -> tupl
     digest = identity_hash(identity)
     folder = cell_dir(settings, cell, digest)
     if (folder / RESULT).is_file():
-        result = read_json(folder / RESULT)
+        result = refreshed(folder, read_json(folder / RESULT))
         if settings.test and "test" not in result and not settings.cached_only:
             result = {**result, "test": score_test(settings, folder)}
             atomic_write_json(folder / RESULT, result)
@@ -329,6 +329,22 @@ def run_cell(settings: Settings, cell: Cell, clean_hash: dict[str, str]) -> tupl
     result.update(eval_s=finished - evaluated, wall_s=finished - started)  # train_s spans resumes; wall_s this run
     atomic_write_json(folder / RESULT, result)
     return result, False
+
+
+def refreshed(folder: Path, result: dict[str, Any]) -> dict[str, Any]:
+    """A cached result whose positive-head summaries are recomputed from its saved per-object records (cheap), so a
+    change to how they are summarised reaches every cell without retraining; rewritten when they changed."""
+    if "tau_star" not in result:
+        return result  # made before records and tau* existed
+    fresh = dict(result)
+    for key, records_file in ((None, OBJECTS), ("test", TEST_OBJECTS)):
+        part = fresh if key is None else fresh.get(key)
+        if part is not None and (folder / records_file).is_file():
+            part = {**part, "positive_head": record_summary(read_json(folder / records_file), result["tau_star"])}
+            fresh = part if key is None else {**fresh, key: part}
+    if fresh != result:
+        atomic_write_json(folder / RESULT, fresh)
+    return fresh
 
 
 def score_split(settings: Settings, folder: Path, split: str, records_file: str) -> tuple[dict[str, Any], list]:
