@@ -16,12 +16,12 @@ A query k is relabelled to query j when all hold (decided on the detached output
 - warm-up is over (``step >= warmup_fraction * total_steps``): the model must first learn the rule;
 - j is another query of the same frame whose label is active, and at least ``match_share`` of k's predicted mask
   (main head, logits > 0) lies inside j's target (the best such j is taken; an empty prediction matches nothing);
-- less than ``own_share`` of the prediction lies inside k's own target (an inactive query's own target is empty: 0).
+- less than ``own_share`` of the prediction lies inside k's own target (an inactive query's own target is empty: 0);
+- the positive head's probability on k is at least ``min_score``: the model itself calls the prompt active.
 
 Matching measures the share of the prediction inside a target, not their IoU, because Alg. 2's mask noise dilates
 the targets: a correct prediction lies inside its object's dilated target but covers only part of it (under Mask-21
 a small object's IoU with its dilated target is often below 0.5).
-- the positive head's probability on k is at least ``min_score``: the model itself calls the prompt active.
 
 ``relabel`` applies this to the ActionVOS baseline loss, ``pmhm_relabel`` to PMHM (for mixed text + mask noise).
 """

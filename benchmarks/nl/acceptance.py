@@ -1,4 +1,4 @@
-"""Issue 15's bar for a robust-learning recipe, judged from a benchmark's paired differences (numpy-free).
+"""Issue 15's bar for a robust-learning recipe, judged from a benchmark's paired differences.
 
 Under mixed noise (Name-60 + Mask-21) a recipe, read at its own threshold tau*, must beat by at least 3 gIoU, with
 the paired 95% interval above 0,
@@ -17,11 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks.nl.comparisons import RULES
+
 MIXED, CLEAN = "name60+mask21", "clean"
 RECIPES = ("relabel", "pmhm_relabel", "pmhm_select")  # our candidates, each read at its own tau*
 RECALIBRATED = (("baseline", "tau*"), ("baseline_bce", "0.75"), ("baseline_bce", "tau*"))
 PAPER_METHODS = ("coteaching", "gce", "sce", "apl", "elr", "npn", "pmhm")
-RULES = ("0.75", "tau*")
 GAIN, CLEAN_LOSS, SEEDS = 3.0, 1.0, 3
 MET, NOT_MET, PROVISIONAL, NOT_RUN = "met", "not met", "provisional", "not run yet"
 

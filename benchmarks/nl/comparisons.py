@@ -17,33 +17,35 @@ from typing import Any
 
 from actiseg_core.contract import POSITIVE_THRESHOLD
 from actiseg_core.data.layout import read_json
-from benchmarks.nl.statistics import hierarchical_bootstrap
+from benchmarks.nl.statistics import bootstrap_totals, sequence_totals
 
 #: (method, threshold rule) pairs the tables show every other method against (results.json has every pair).
 REFERENCES = (("baseline", "0.75"), ("baseline", "tau*"), ("baseline_bce", "0.75"))
 RULES = ("0.75", "tau*")
 
 
-def _records(out: Path, results: list[dict[str, Any]], records_file: str) -> dict[tuple[str, str], dict[int, Any]]:
-    """(condition, method) -> seed -> (records, tau*) for the cells whose folder holds ``records_file``."""
-    found: dict[tuple[str, str], dict[int, Any]] = {}
+def _totals(out: Path, results: list[dict[str, Any]], records_file: str
+            ) -> dict[tuple[str, str], dict[str, dict[int, Any]]]:
+    """(condition, method) -> rule -> seed -> the cell's :func:`sequence_totals` at that rule's threshold, for the
+    cells whose folder holds ``records_file``: each cell's records are read and scored once, whatever it is paired
+    with."""
+    found: dict[tuple[str, str], dict[str, dict[int, Any]]] = {}
     for result in results:
         path = out / result.get("folder", "") / records_file
         if "folder" in result and "tau_star" in result and path.is_file():
-            found.setdefault((result["condition"], result["method"]), {})[result["seed"]] = (read_json(path),
-                                                                                           result["tau_star"])
+            records = read_json(path)
+            thresholds = {"0.75": POSITIVE_THRESHOLD, "tau*": result["tau_star"]}
+            rules = found.setdefault((result["condition"], result["method"]), {rule: {} for rule in RULES})
+            for rule in RULES:
+                rules[rule][result["seed"]] = sequence_totals(records, thresholds[rule])
     return found
-
-
-def _thresholds(cells: dict[int, Any], rule: str) -> dict[int, float]:
-    return {seed: POSITIVE_THRESHOLD if rule == "0.75" else tau for seed, (_, tau) in cells.items()}
 
 
 def paired_differences(out: Path, results: list[dict[str, Any]], records_file: str,
                        resamples: int = 2000) -> list[dict[str, Any]]:
     """One row per (condition, method @ rule, reference @ rule), for every two methods (or one method's two rules)
     of a condition: the gIoU difference, its 95% interval, and the seeds and sequences it rests on."""
-    cells = _records(out, results, records_file)
+    cells = _totals(out, results, records_file)
     rows = []
     for (condition, method), mine in cells.items():
         for (other_condition, reference), theirs in cells.items():
@@ -52,10 +54,7 @@ def paired_differences(out: Path, results: list[dict[str, Any]], records_file: s
             for rule, reference_rule in ((a, b) for a in RULES for b in RULES):
                 if (method, rule) == (reference, reference_rule):
                     continue
-                difference = hierarchical_bootstrap(
-                    {seed: records for seed, (records, _) in mine.items()},
-                    {seed: records for seed, (records, _) in theirs.items()},
-                    _thresholds(mine, rule), _thresholds(theirs, reference_rule), resamples=resamples)
+                difference = bootstrap_totals(mine[rule], theirs[reference_rule], resamples=resamples)
                 rows.append({"condition": condition, "method": method, "rule": rule, "reference": reference,
                              "reference_rule": reference_rule, **difference})
     return rows

@@ -41,6 +41,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,7 +165,8 @@ class Protocol:
 #: benchmarks/results/design_measurements.md.
 #: ``mid`` is the protocol conclusions are drawn from on a CPU: 2100 steps of 8 frames, 3.1 epochs of ActiSeg-Sim v2
 #: train's 5,400 fit frames (90% of 6,000, the rest held out for tau*), at mini's input size and the default model's
-#: learning rate; ~20 min a cell on 2 cores.
+#: learning rate; ~30 min a cell on one core of an AMD EPYC with a second cell beside it (benchmarks/results/
+#: actiseg_nl_mid_pilot/).
 PROTOCOLS = {"full": Protocol(steps=1800), "mid": Protocol(steps=2100, input_size=(128, 224)),
              "mini": Protocol(steps=200, input_size=(128, 224), lr=2e-3)}
 
@@ -336,12 +338,14 @@ def refreshed(folder: Path, result: dict[str, Any]) -> dict[str, Any]:
     change to how they are summarised reaches every cell without retraining; rewritten when they changed."""
     if "tau_star" not in result:
         return result  # made before records and tau* existed
+    def summary(records_file: str) -> dict[str, Any]:
+        return record_summary(read_json(folder / records_file), result["tau_star"])
+
     fresh = dict(result)
-    for key, records_file in ((None, OBJECTS), ("test", TEST_OBJECTS)):
-        part = fresh if key is None else fresh.get(key)
-        if part is not None and (folder / records_file).is_file():
-            part = {**part, "positive_head": record_summary(read_json(folder / records_file), result["tau_star"])}
-            fresh = part if key is None else {**fresh, key: part}
+    if (folder / OBJECTS).is_file():
+        fresh["positive_head"] = summary(OBJECTS)
+    if "test" in fresh and (folder / TEST_OBJECTS).is_file():
+        fresh["test"] = {**fresh["test"], "positive_head": summary(TEST_OBJECTS)}
     if fresh != result:
         atomic_write_json(folder / RESULT, fresh)
     return fresh
@@ -434,7 +438,7 @@ def noise_line(results: list[dict[str, Any]], condition: Condition) -> str:
 
 
 def markdown_tables(table: dict[str, dict[str, dict[str, Any]]], results: list[dict[str, Any]],
-                    protocol: Protocol, split: str = VAL_SPLIT, differences: list[dict[str, Any]] = ()) -> str:
+                    protocol: Protocol, split: str = VAL_SPLIT, differences: Sequence[dict[str, Any]] = ()) -> str:
     """One paper-style table per condition (columns in the paper's order, best value in bold), then the positive
     head's table where the cells have its summary, then the paired differences."""
     headers = [f"{name}{'↑' if HIGHER_IS_BETTER[name] else '↓'}" for name in METRIC_COLUMNS]
@@ -452,8 +456,7 @@ def markdown_tables(table: dict[str, dict[str, dict[str, Any]]], results: list[d
             lines.append(f"| {method} | " + " | ".join(cells) + f" | {','.join(map(str, row['seeds']))} |")
         lines.append("")
     return "\n".join(lines + positive_head_table(results, split) + selection_lines(results)
-                     + difference_lines(list(differences), split)
-                     + acceptance_lines({split: list(differences)}))
+                     + difference_lines(list(differences), split) + acceptance_lines({split: list(differences)}))
 
 
 def csv_table(table: dict[str, dict[str, dict[str, Any]]]) -> str:

@@ -58,13 +58,21 @@ def hierarchical_bootstrap(a: Mapping[int, list[dict[str, Any]]], b: Mapping[int
     """
     if b is not None and tau_b is None:
         raise ValueError("a difference needs tau_b")
+    totals_a = {s: sequence_totals(records, _tau(tau_a, s)) for s, records in a.items()}
+    totals_b = None if b is None else {s: sequence_totals(records, _tau(tau_b, s)) for s, records in b.items()}
+    return bootstrap_totals(totals_a, totals_b, resamples, seed, level)
+
+
+def bootstrap_totals(a: Mapping[int, dict[str, tuple[float, int]]], b: Mapping[int, dict[str, tuple[float, int]]]
+                     | None, resamples: int = 2000, seed: int = 0, level: float = 0.95) -> dict[str, Any]:
+    """:func:`hierarchical_bootstrap` from per-seed :func:`sequence_totals` already computed, for callers that
+    compare one cell with many others and would otherwise re-score its records for every pair."""
     seeds = sorted(a) if b is None else sorted(set(a) & set(b))
     if not seeds:
         raise ValueError("no training seed to resample")
     cells: list[tuple[np.ndarray, np.ndarray]] = []  # per seed: (entry sums of a [minus b], counts) per sequence
     for s in seeds:
-        totals_a = sequence_totals(a[s], _tau(tau_a, s))
-        totals_b = None if b is None else sequence_totals(b[s], _tau(tau_b, s))
+        totals_a, totals_b = a[s], None if b is None else b[s]
         names = sorted(totals_a if totals_b is None else totals_a.keys() & totals_b.keys())
         if not names:
             raise ValueError(f"seed {s} has no sequence to resample")
