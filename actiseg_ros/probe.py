@@ -18,6 +18,7 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,11 +66,24 @@ def narration_message(text: str, names: list[str]) -> ActionNarration:
 
 
 class Probe(Node):
-    def __init__(self, name: str, reliable_images: bool) -> None:
+    def __init__(self, name: str, reliable_images: bool, hear_answers: bool = False) -> None:
         super().__init__(name)
         qos = QoSProfile(depth=5) if reliable_images else qos_profile_sensor_data
         self.images = self.create_publisher(Image, "image", qos)
         self.narrations = self.create_publisher(ActionNarration, "narration", QoSProfile(depth=10))
+        self.answered: set[int] = set()  # header stamps of the images the node has answered (see answer_to)
+        if hear_answers:  # only where needed: every subscriber costs the node a copy of each mask
+            self.create_subscription(
+                ActiveObjects, "active_objects", lambda message: self.answered.add(_stamp_ns(message.header)),
+                QoSProfile(depth=100))
+
+    def answer_to(self, image: Image, timeout_s: float = 10.0) -> bool:
+        """Spin until the node's answer to ``image`` (same header stamp) arrives; False if none came in time."""
+        stamp = _stamp_ns(image.header)
+        deadline = time.monotonic() + timeout_s
+        while stamp not in self.answered and time.monotonic() < deadline:
+            rclpy.spin_once(self, timeout_sec=0.05)
+        return stamp in self.answered
 
     def wait_for_node(self, timeout_s: float = 20.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -96,29 +110,39 @@ def publish(args: argparse.Namespace) -> None:
 
 
 def faults(args: argparse.Namespace) -> None:
-    """Every bad input the node must survive, in order, each followed by a pause; then a good frame."""
-    probe = Probe("actiseg_probe_faults", reliable_images=True)
+    """Every bad input the node must survive, in order; then a 200 Hz flood and a good frame.
+
+    After each image the script waits for the node's answer to it (up to 10 s) before the next step, so that on a
+    loaded machine a frame is still judged under the narration it was sent after, not one that overtook it.
+    """
+    probe = Probe("actiseg_probe_faults", reliable_images=True, hear_answers=True)
     probe.wait_for_node()
     good = pattern_image(48, 64, 0)
-    step = [("no_narration_yet", lambda: probe.images.publish(image_message(good)))]
-    step += [
-        ("good_narration", lambda: probe.narrations.publish(narration_message("take cup", ["cup", "robot hand"]))),
-        ("unknown_encoding", lambda: probe.images.publish(image_message(good, encoding="foo"))),
-        ("unsupported_encoding", lambda: probe.images.publish(image_message(good[:, :, :2].copy(), "yuv422"))),
-        ("step_mismatch", lambda: probe.images.publish(image_message(good, step=100))),
-        ("zero_size", lambda: probe.images.publish(image_message(np.zeros((0, 0, 3), np.uint8)))),
-        ("8k_image", lambda: probe.images.publish(image_message(np.zeros((4320, 7680), np.uint8), "mono8"))),
-        ("empty_narration", lambda: probe.narrations.publish(narration_message("", ["cup"]))),
-        ("frame_after_empty_narration", lambda: probe.images.publish(image_message(good))),
-        ("long_narration", lambda: probe.narrations.publish(narration_message("take " * 4000, ["cup"]))),
-        ("non_utf8_narration", lambda: probe.narrations.publish(_non_utf8_narration())),
-        ("unknown_object_names", lambda: probe.narrations.publish(narration_message("take it", ["unicorn"]))),
-        ("frame_after_unknown_names", lambda: probe.images.publish(image_message(good))),
-        ("good_narration_again", lambda: probe.narrations.publish(narration_message("take cup", ["cup"]))),
+    step: list[tuple[str, Callable[[], Image | ActionNarration | bytes]]] = [
+        ("no_narration_yet", lambda: image_message(good)),
+        ("good_narration", lambda: narration_message("take cup", ["cup", "robot hand"])),
+        ("unknown_encoding", lambda: image_message(good, encoding="foo")),
+        ("unsupported_encoding", lambda: image_message(good[:, :, :2].copy(), "yuv422")),
+        ("step_mismatch", lambda: image_message(good, step=100)),
+        ("zero_size", lambda: image_message(np.zeros((0, 0, 3), np.uint8))),
+        ("8k_image", lambda: image_message(np.zeros((4320, 7680), np.uint8), "mono8")),
+        ("empty_narration", lambda: narration_message("", ["cup"])),
+        ("frame_after_empty_narration", lambda: image_message(good)),
+        ("long_narration", lambda: narration_message("take " * 4000, ["cup"])),
+        ("non_utf8_narration", _non_utf8_narration),
+        ("unknown_object_names", lambda: narration_message("take it", ["unicorn"])),
+        ("frame_after_unknown_names", lambda: image_message(good)),
+        ("good_narration_again", lambda: narration_message("take cup", ["cup"])),
     ]
-    for name, action in step:
-        action()
-        print(f"sent {name}", flush=True)
+    for name, make in step:
+        message = make()
+        if isinstance(message, Image):
+            probe.images.publish(message)
+            answered = probe.answer_to(message)
+            print(f"sent {name}{'' if answered else ' (no answer within 10 s)'}", flush=True)
+        else:
+            probe.narrations.publish(message)
+            print(f"sent {name}", flush=True)
         time.sleep(args.pause)
     flood = pattern_image(48, 64, 1)
     start = time.monotonic()
