@@ -7,6 +7,8 @@ learnt.
 
 from __future__ import annotations
 
+import re
+
 #: ActionVOS ``promptaction``: ``"<object name> used in the action of <narration>"``.
 PROMPT_TEMPLATE = "{object} used in the action of {narration}"
 #: What :func:`normalise_text` does, as recorded in a model folder.
@@ -21,3 +23,20 @@ def normalise_text(text: str) -> str:
 def build_prompt(object_name: str, narration: str, template: str = PROMPT_TEMPLATE) -> str:
     """``template`` filled with the object name and the narration, normalised."""
     return normalise_text(template.format(object=object_name, narration=narration))
+
+
+def mentions(narration: str, object_name: str) -> bool:
+    """Whether ``object_name`` occurs in ``narration`` as whole words, after :func:`normalise_text` ("mug" is in
+    "pick up the red mug", "cup" is not in "pick up the cupboard")."""
+    name = normalise_text(object_name)
+    return bool(name) and re.search(rf"(?<!\w){re.escape(name)}(?!\w)", normalise_text(narration)) is not None
+
+
+def contradicts_narration(narration: str, object_name: str, active: bool, hand_names: frozenset[str]) -> bool:
+    """Whether an object's activity label disagrees with its narration: active but not named in it, or inactive
+    but named in it. Never for a name in ``hand_names`` (normalised): the hand is active without being narrated.
+
+    In ActionVOS an object is active when the narration names it or the hand works with it, and text noise (Alg. 1
+    of paper 003) renames objects but never the narration, so a renamed active object is usually contradicted.
+    """
+    return normalise_text(object_name) not in hand_names and mentions(narration, object_name) != active

@@ -134,6 +134,7 @@ def test_registry_lists_every_learner_in_design_order() -> None:
         "query_select",
         "relabel",
         "pmhm_relabel",
+        "mention_select",
     )
     for name in learner_names():
         assert get_learner(name, _context()).models()[0] is not None

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from learner_sets import SELECTING
 
 from actiseg_core.data.split_info import load_split
 from actiseg_core.errors import ActiSegError
@@ -27,8 +28,7 @@ TINY = ["--data", str(FIXTURE), "--split", "val", "--val-split", "none", "--imag
         "--input-size", "64x96", "--batch-frames", "2", "--warmup-steps", "1", "--lr", "2e-3", "--no-progress",
         "--threads", "1", "--ckpt-every", "4", "--log-every", "2", "--steps", str(STEPS)]
 ROBUST = ("baseline_bce", "coteaching", "gce", "sce", "apl", "elr", "npn", "pmhm", "pmhm_select", "query_select",
-          "relabel", "pmhm_relabel")
-SELECTING = ("coteaching", "pmhm_select", "query_select", "relabel", "pmhm_relabel")  # keep a selection log
+          "relabel", "pmhm_relabel", "mention_select")
 # histories, a peer, or random perturbations to restore
 STATEFUL = ("coteaching", "elr", "npn", "pmhm", "pmhm_select", "pmhm_relabel")
 

@@ -48,6 +48,7 @@ from actiseg_core.noise.text import (
     corrupt_names,
     count_flips,
     flip_census,
+    narration_census,
     noisy_name,
 )
 from actiseg_core.noise.view import MANIFEST, link_or_copy, make_noisy_view
@@ -114,6 +115,17 @@ def test_flip_census_says_where_each_flip_landed() -> None:
     assert flip_census([seq]) == {"flipped_active": 2, "flipped_inactive": 1, "to_active_class_in_clip": 1,
                                   "to_class_in_clip": 1, "to_absent_class": 1}
     assert flip_census([_sequence(2, "take cup", [("cup", 2, True)])])["flipped_active"] == 0  # no record: clean
+
+
+def test_narration_census_counts_what_the_narration_check_catches() -> None:
+    # "take knife": knife (active) renamed "bowl": caught; cup (active, clean, not narrated): clean but contradicted;
+    # plate (inactive) renamed "knife": caught; pan (inactive) renamed "jug": missed; "robot hand": not judged
+    seq = _sequence(1, "take knife", [("bowl", 1, True), ("cup", 2, True), ("knife", 3, False), ("jug", 4, False),
+                                      ("robot hand", 5, True)])
+    flips = {"1": 9, "2": 2, "3": 1, "4": 8, "5": 5}
+    seq.extra[TEXT_NOISE_KEY] = {"objects": {k: {"clean_name": "x", "noisy_class_id": v} for k, v in flips.items()}}
+    assert narration_census([seq], frozenset({"robot hand"})) == {
+        "flipped_contradicted": 2, "flipped_missed": 1, "clean_contradicted": 1, "hand_named": 1}
 
 
 def _label_map(seq: Sequence, frame: int) -> np.ndarray:

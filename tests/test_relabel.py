@@ -165,7 +165,7 @@ def _tiny_context(size: int) -> LearnerContext:
 
 @pytest.mark.parametrize("name", ["relabel", "pmhm_relabel"])
 def test_registered_learner_trains_a_tiny_segmenter_and_relabels_after_warm_up(name: str) -> None:
-    assert learner_names()[-2:] == ("relabel", "pmhm_relabel")
+    assert {"relabel", "pmhm_relabel"} <= set(learner_names())
     torch.manual_seed(0)
     size = 32
     learner = get_learner(name, _tiny_context(size), match_share=0.4)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from learner_sets import SELECTING
 
 from actiseg_core.learners import LearnerContext, QueryBatch, StepInfo, get_learner, learner_names
 from actiseg_core.learners.selection_log import SELECTION_LOG, SelectionLog, pick_quality
 from actiseg_core.model import SegmenterOutput
 
-SELECTING = ("coteaching", "pmhm_select", "query_select", "relabel", "pmhm_relabel")
 LATE = StepInfo(step=90, epoch=9, steps_per_epoch=10, total_steps=100)
 
 
@@ -37,7 +37,8 @@ def _batch(queries: int, first_id: int) -> QueryBatch:
     return QueryBatch(images=torch.zeros(1, 3, 4, 4), text_embeddings=torch.zeros(queries, 8),
                       frame_index=torch.zeros(queries, dtype=torch.long), targets=targets,
                       weights=torch.ones_like(targets), positives=(torch.arange(queries) % 2).float(),
-                      query_ids=torch.arange(queries) + first_id, frame_ids=torch.zeros(1, dtype=torch.long))
+                      query_ids=torch.arange(queries) + first_id, frame_ids=torch.zeros(1, dtype=torch.long),
+                      narration_contradicted=torch.arange(queries) % 3 == 0)
 
 
 def test_pick_quality_hand_computed() -> None:

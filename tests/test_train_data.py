@@ -80,6 +80,7 @@ def test_frame_item_targets_weights_and_query_ids(frames: FrameDataset) -> None:
     assert [source.queries[i].obj.index for i in item.query_ids.tolist()] == [1, 2, 3, 4]
     assert frames.item(2, 0).query_ids.tolist() == [8, 9, 10, 11]
     torch.testing.assert_close(item.text_embeddings, frames.prompts.embeddings[frames.prompt_rows[0]])
+    assert not item.narration_contradicted.any()  # clean labels agree with their narration
 
 
 def test_collate_flattens_queries_with_their_frame_index(frames: FrameDataset) -> None:
@@ -88,6 +89,23 @@ def test_collate_flattens_queries_with_their_frame_index(frames: FrameDataset) -
     assert batch.frame_index.tolist() == [0] * 4 + [1] * 4
     assert batch.targets.shape == batch.weights.shape == (8, 1, *SIZE)
     assert batch.text_embeddings.shape == (8, 384) and batch.frame_ids.tolist() == [1, 3]
+    assert batch.narration_contradicted is not None and batch.narration_contradicted.shape == (8,)
+
+
+def test_a_renamed_active_object_contradicts_its_narration(tmp_path: Path) -> None:
+    root = tmp_path / "renamed"
+    shutil.copytree(FIXTURE, root)
+    image_set = root / "ImageSets" / "val.json"
+    sequences = json.loads(image_set.read_text())
+    objects = sequences[0]["object_classes"]  # "close fridge": food container, fridge, right hand, soy milk
+    objects["2"]["name"], objects["1"]["name"], objects["3"]["name"] = "knife", "fridge", "left hand"
+    image_set.write_text(json.dumps(sequences))
+    source = load_split(root, "val")
+    prompts = list(dict.fromkeys(split_prompts(source)))
+    frames = FrameDataset(source, SIZE, PromptTable(prompts, torch.zeros(len(prompts), 384)), hand_class_ids(source))
+    # the active fridge renamed knife, and the inactive container renamed fridge: contradicted; the hand renamed to
+    # another hand's name is not judged; the soy milk is untouched
+    assert frames.item(0, 0).narration_contradicted.tolist() == [True, True, False, False]
 
 
 def test_hflip_is_a_function_of_seed_epoch_and_frame(frames: FrameDataset) -> None:

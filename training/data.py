@@ -6,6 +6,7 @@ evaluates them), so the image encoder runs once per frame and the decoder over i
 - prompt embedding: precomputed once per unique prompt with the frozen MiniLM encoder and kept in a table (and a
   file cache in the run folder, so a resumed run or a second DDP rank does not load the text model again);
 - target: the object's mask AND its positive flag, so an inactive object has an all-zero target (ActionVOS);
+- whether its label contradicts the narration (``prompts.contradicts_narration``, for ``mention_select``);
 - pixel weights: ActionVOS's action-guided weights (see :func:`action_weights`), applied per query as ActionVOS's
   loader does (``RF_ActionVOS/actionvos.py``): the frame's weight on the query object's own pixels, 1 elsewhere.
 
@@ -30,11 +31,13 @@ from PIL import Image
 from torch import Tensor
 from tqdm import tqdm
 
+from actiseg_core.data.classes import load_class_map
 from actiseg_core.data.layout import ObjectInfo, atomic_write_bytes
 from actiseg_core.data.loader import ActionVOSDataset, FrameRef
+from actiseg_core.data.split_info import hand_names
 from actiseg_core.learners.base import QueryBatch
 from actiseg_core.model import TextEncoder, build_text_encoder
-from actiseg_core.prompts import build_prompt
+from actiseg_core.prompts import build_prompt, contradicts_narration
 from training.augment import Augmenter, colour_jitter
 
 #: ActionVOS raises weights 3 and 4 to 5 "by statistic of the training set" (RF_ActionVOS/actionvos.py).
@@ -169,6 +172,7 @@ class FrameItem:
     text_embeddings: Tensor  # [K, D]
     query_ids: Tensor  # [K] int64
     frame_id: int
+    narration_contradicted: Tensor  # [K] bool, see QueryBatch
     strong_image: Tensor | None = None  # [3, H, W] uint8, with ``strong_view`` only
 
 
@@ -199,6 +203,10 @@ class FrameDataset:
                                           for obj in objs]) for ref, objs in zip(source.frames, self.objects,
                                                                                   strict=True)]
         self.prompts = prompts
+        hands = hand_names(load_class_map(source.root, source.sequences))
+        self.contradicted = [torch.tensor([contradicts_narration(ref.sequence.narration, obj.name, obj.positive, hands)
+                                           for obj in objs]) for ref, objs in zip(source.frames, self.objects,
+                                                                                   strict=True)]
 
     def __len__(self) -> int:
         return len(self.source.frames)
@@ -259,6 +267,7 @@ class FrameDataset:
             text_embeddings=self.text_embeddings(index),
             query_ids=torch.arange(len(objects)) + self.first_query[index],
             frame_id=index,
+            narration_contradicted=self.contradicted[index],
             strong_image=None if strong is None else torch.from_numpy(strong).permute(2, 0, 1),
         )
 
@@ -280,4 +289,5 @@ def collate(items: list[FrameItem]) -> QueryBatch:
         query_ids=torch.cat([item.query_ids for item in items]),
         frame_ids=torch.tensor([item.frame_id for item in items]),
         strong_images=None if any(image is None for image in strong) else _images(strong),
+        narration_contradicted=torch.cat([item.narration_contradicted for item in items]),
     )

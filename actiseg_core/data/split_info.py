@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from actiseg_core.data.classes import class_map_path, load_class_map
+from actiseg_core.data.classes import ClassMap, class_map_path, load_class_map
 from actiseg_core.data.layout import image_set_path
 from actiseg_core.data.loader import ActionVOSDataset
 from actiseg_core.errors import DataError
+from actiseg_core.prompts import normalise_text
 
 #: VISOR's hand classes (left/right hand, left/right glove, ...): EPIC-KITCHENS noun classes 300-304.
 VISOR_HAND_CLASS_IDS = frozenset(range(300, 305))
@@ -30,8 +31,19 @@ def hand_class_ids(dataset: ActionVOSDataset) -> frozenset[int]:
     The class map (ActiSeg-Sim's ``classes.json``, else derived from the names) decides, not a bare class id,
     because id 1 is the gripper in ActiSeg-Sim but an ordinary object in EPIC-KITCHENS.
     """
-    classes = load_class_map(dataset.root, dataset.sequences)
+    return hand_ids_of(load_class_map(dataset.root, dataset.sequences))
+
+
+def hand_ids_of(classes: ClassMap) -> frozenset[int]:
+    """:func:`hand_class_ids` of a class map."""
     return VISOR_HAND_CLASS_IDS | {c.class_id for c in classes.values() if c.label == GRIPPER_LABEL}
+
+
+def hand_names(classes: ClassMap) -> frozenset[str]:
+    """The normalised names of the hand-role classes ("robot hand", "gripper", ...), so that a prompt can be
+    recognised as naming the hand from its text alone (a noisy split's class ids are the true ones)."""
+    hands = hand_ids_of(classes)
+    return frozenset(normalise_text(name) for c in classes.values() if c.class_id in hands for name in c.names)
 
 
 def split_hash(dataset: ActionVOSDataset) -> str:

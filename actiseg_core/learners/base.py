@@ -37,6 +37,8 @@ class QueryBatch:
         frame_ids: [B] int64 stable index of each frame in the split.
         strong_images: [B, 3, H, W] a photometrically distorted copy of ``images`` (same geometry, so pixels align),
             only for learners with ``uses_strong_view`` (NPN's weak -> strong consistency); else None.
+        narration_contradicted: [K] bool: the query's label disagrees with its frame's narration
+            (``prompts.contradicts_narration``): text noise renames objects, never the narration (``mention_select``).
     """
 
     images: Tensor
@@ -48,6 +50,7 @@ class QueryBatch:
     query_ids: Tensor
     frame_ids: Tensor
     strong_images: Tensor | None = None
+    narration_contradicted: Tensor | None = None
 
     def to(self, device: torch.device | str) -> QueryBatch:
         values = {f.name: getattr(self, f.name) for f in fields(self)}

@@ -4,8 +4,9 @@ Entries are listed explicitly (no import-time decorators), so the set of learner
 registration cannot depend on which modules happen to have been imported. The order is DESIGN §6's (baseline
 first, with its BCE-head variant, then the paper's robust learners, then PMHM), then our combined recipe for mixed
 noise (PMHM + small-loss query selection) and its ablation without PMHM, then relabelling of flipped prompts by
-matching the frame's annotated masks, on the ActionVOS loss (``relabel``) and on PMHM (``pmhm_relabel``);
-:func:`learner_names` keeps the order for help and error texts.
+matching the frame's annotated masks, on the ActionVOS loss (``relabel``) and on PMHM (``pmhm_relabel``), then
+the check of each query's label against its narration (``mention_select``); :func:`learner_names` keeps the order
+for help and error texts.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from actiseg_core.learners.baseline import BaselineLearner, BCEHeadLearner
 from actiseg_core.learners.coteaching import CoTeachingLearner
 from actiseg_core.learners.elr import ELRLearner
 from actiseg_core.learners.gce import GCELearner
+from actiseg_core.learners.mention_select import MentionSelectLearner
 from actiseg_core.learners.npn import NPNLearner
 from actiseg_core.learners.pmhm import PMHMLearner
 from actiseg_core.learners.pmhm_select import PMHMSelectLearner
@@ -42,6 +44,7 @@ _REGISTRY: dict[str, type[Learner]] = {
     "query_select": QuerySelectLearner,
     "relabel": RelabelLearner,
     "pmhm_relabel": PMHMRelabelLearner,
+    "mention_select": MentionSelectLearner,
 }
 
 

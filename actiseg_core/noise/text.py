@@ -39,6 +39,7 @@ from actiseg_core.data.classes import ClassMap
 from actiseg_core.data.layout import ObjectInfo, Sequence
 from actiseg_core.errors import ActiSegError
 from actiseg_core.noise.modes import DEFAULT_TEXT_NOISE_MODE, FLIP_ONLY, validate_text_mode
+from actiseg_core.prompts import contradicts_narration, normalise_text
 
 TEXT_NOISE_KEY = "text_noise"
 OTHERS = "Others"
@@ -171,6 +172,22 @@ def flip_census(sequences: list[Sequence]) -> dict[str, int]:
                 census["to_class_in_clip"] += 1
             else:
                 census["to_absent_class"] += 1
+    return census
+
+
+def narration_census(sequences: list[Sequence], hand_names: frozenset[str]) -> dict[str, int]:
+    """What the narration check (:func:`actiseg_core.prompts.contradicts_narration`, ``mention_select``) makes of
+    corrupted sequences' objects: flipped ones it contradicts (caught) or not (missed), clean ones it contradicts
+    (supervision it would drop), and objects with a hand's name, which it does not judge."""
+    census = {"flipped_contradicted": 0, "flipped_missed": 0, "clean_contradicted": 0, "hand_named": 0}
+    for seq in sequences:
+        for obj in seq.objects.values():
+            if normalise_text(obj.name) in hand_names:
+                census["hand_named"] += 1
+            elif contradicts_narration(seq.narration, obj.name, obj.positive, hand_names):
+                census["flipped_contradicted" if was_flipped(seq, obj) else "clean_contradicted"] += 1
+            elif was_flipped(seq, obj):
+                census["flipped_missed"] += 1
     return census
 
 

@@ -34,6 +34,7 @@ from actiseg_core.data.layout import (
     write_image_set,
     write_label_png,
 )
+from actiseg_core.data.split_info import hand_names
 from actiseg_core.errors import ActiSegError, DataError
 from actiseg_core.noise.mask import SeverityStats, dilate_label_map, validate_kernel
 from actiseg_core.noise.modes import (
@@ -42,7 +43,7 @@ from actiseg_core.noise.modes import (
     validate_mask_mode,
     validate_text_mode,
 )
-from actiseg_core.noise.text import corrupt_names, count_flips, flip_census, validate_rate
+from actiseg_core.noise.text import corrupt_names, count_flips, flip_census, narration_census, validate_rate
 
 MANIFEST = "noise.json"
 TRAIN_SPLIT = "train"
@@ -144,6 +145,7 @@ def make_noisy_view(
             "names_changed": renamed,
             "classes_flipped": flipped,
             "flip_census": flip_census(noisy),
+            "narration_census": narration_census(noisy, hand_names(class_map)),
             "mask_severity": severity.to_json(),
         },
     )

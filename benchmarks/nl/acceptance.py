@@ -20,7 +20,7 @@ from typing import Any
 from benchmarks.nl.comparisons import RULES
 
 MIXED, CLEAN = "name60+mask21", "clean"
-RECIPES = ("relabel", "pmhm_relabel", "pmhm_select")  # our candidates, each read at its own tau*
+RECIPES = ("relabel", "pmhm_relabel", "pmhm_select", "mention_select")  # our candidates, each read at its own tau*
 RECALIBRATED = (("baseline", "tau*"), ("baseline_bce", "0.75"), ("baseline_bce", "tau*"))
 PAPER_METHODS = ("coteaching", "gce", "sce", "apl", "elr", "npn", "pmhm")
 GAIN, CLEAN_LOSS, SEEDS = 3.0, 1.0, 3

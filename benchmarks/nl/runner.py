@@ -378,8 +378,8 @@ def _noise_summary(root: Path) -> dict[str, Any] | None:
         return None
     noise = read_json(manifest)
     summary = {key: noise[key] for key in ("objects", "names_changed", "classes_flipped", "mask_severity")}
-    return {**summary, **{key: noise[key] for key in ("text_noise_mode", "mask_noise_mode", "flip_census")
-                          if key in noise}}
+    extras = ("text_noise_mode", "mask_noise_mode", "flip_census", "narration_census")
+    return {**summary, **{key: noise[key] for key in extras if key in noise}}
 
 
 # ---- tables and plots -----------------------------------------------------------------------------------------------
