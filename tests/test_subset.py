@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from actiseg_core.data.classes import ObjectClass, class_map_path, derive_class_map, write_class_map
 from actiseg_core.data.layout import read_image_set
-from actiseg_core.data.split_info import load_split
+from actiseg_core.data.split_info import hand_class_ids, load_split
 from actiseg_core.data.subset import held_out_folders, split_parts
 from actiseg_core.errors import ActiSegError
 
@@ -40,3 +41,15 @@ def test_parts_are_readable_roots_that_partition_the_split(tmp_path: Path) -> No
     assert (held / "JPEGImages_Sparse" / "val" / frame.sequence.folder).is_symlink()  # linked, not copied
     again = split_parts(source, "val", 0.5, tmp_path / "parts")
     assert again == (fit, held) and (fit / "parts.json").is_file()
+
+
+def test_parts_keep_the_source_class_map_so_the_gripper_stays_a_hand(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    shutil.copytree(FIXTURE, source)
+    classes = derive_class_map(read_image_set(source, "val"))
+    classes[21] = ObjectClass(21, "gripper", classes[21].names)  # a class map that calls 21 the robot's hand
+    write_class_map(source, classes)
+    fit, held = split_parts(source, "val", 0.5, tmp_path / "parts")
+    for part in (fit, held):
+        assert class_map_path(part).read_bytes() == class_map_path(source).read_bytes()
+        assert 21 in hand_class_ids(load_split(part, "val"))  # the source's map, not one derived from names

@@ -16,6 +16,7 @@ import hashlib
 import os
 from pathlib import Path
 
+from actiseg_core.data.classes import class_map_path
 from actiseg_core.data.layout import (
     IMAGE_SETS_DIR,
     Sequence,
@@ -43,11 +44,14 @@ def held_out_folders(sequences: list[Sequence], share: float) -> frozenset[str]:
 def write_part(source: Path, split: str, sequences: list[Sequence], out: Path) -> Path:
     """Write a root at ``out`` whose ``split`` holds ``sequences`` of ``source`` (links, not copies); returns ``out``.
 
-    Top-level files of the source (the class map, a noisy view's ``noise.json``) are linked too. Reuses ``out`` when
-    it already holds exactly these sequences of this source.
+    Top-level files of the source (a noisy view's ``noise.json``) and its class map (``ImageSets/classes.json``,
+    without which a part would derive one from its names, and ActiSeg-Sim's gripper would not be a hand class) are
+    linked too. Reuses ``out`` when it already holds exactly these sequences of this source.
     """
     source, out = Path(source).resolve(), Path(out)
-    wanted = {"source": str(source), "split": split, "folders": sorted(seq.folder for seq in sequences)}
+    classes = class_map_path(source)
+    wanted = {"source": str(source), "split": split, "folders": sorted(seq.folder for seq in sequences),
+              "class_map": classes.is_file()}
     if (out / PARTS_FILE).is_file() and read_json(out / PARTS_FILE) == wanted:
         return out
     (out / PARTS_FILE).unlink(missing_ok=True)
@@ -62,6 +66,8 @@ def write_part(source: Path, split: str, sequences: list[Sequence], out: Path) -
                 if folder.is_dir():
                     _link(folder, out / entry.name / split / seq.folder)
     write_image_set(out, split, sequences)
+    if classes.is_file():
+        _link(classes, class_map_path(out))
     atomic_write_json(out / PARTS_FILE, wanted)
     return out
 

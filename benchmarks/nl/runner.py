@@ -90,6 +90,9 @@ TRAIN_SPLIT, VAL_SPLIT, TEST_SPLIT = "train", "val", "test"
 #: Share of the training sequences held out, with the condition's noisy labels, to choose each cell's threshold tau*
 #: (issue 15: on noisy held-out data, never on clean data); the cell trains on the rest.
 HELD_OUT_SHARE = 0.1
+#: How the fit / held-out parts are made, in every cell's identity: 2 = they link the source's class map (before, a
+#: part derived one from its names, so ActiSeg-Sim's gripper was no hand class in training's action weights).
+PARTS_LAYOUT = 2
 RESULT = "result.json"
 MASK_ONLY_METHODS = frozenset({"pmhm"})  # paper 003 evaluates PMHM under mask and mixed noise only
 #: One colour per method in every plot (tab20: more learners than matplotlib's 10 default colours).
@@ -247,7 +250,8 @@ def cell_identity(cell: Cell, config: TrainConfig, noise_seed: int, clean_hash: 
              if mode not in (LEGACY_TEXT_MODE, LEGACY_MASK_MODE)}
     identity = {"condition": cell.condition.key, "text_rate": cell.condition.text_rate,
                 "mask_kernel": cell.condition.mask_kernel, **modes, "noise_seed": noise_seed, "method": cell.method,
-                "seed": cell.seed, "train": settings, "held_out_share": HELD_OUT_SHARE, "clean_data_hash": clean_hash}
+                "seed": cell.seed, "train": settings, "held_out_share": HELD_OUT_SHARE, "parts": PARTS_LAYOUT,
+                "clean_data_hash": clean_hash}
     revision = learner_type(cell.method).revision
     return {**identity, "learner_revision": revision} if revision else identity
 
