@@ -109,7 +109,11 @@ def test_masks_gate_and_headers_over_dds(ros_env, tiny_export, tmp_path) -> None
     recorded, log = run.recorded, run.node_log
     answers = _frame_answers(recorded)
     assert 0.5 * published <= len(answers) <= published, log
-    for answer in answers:
+    # on a loaded machine the first images can be handled before the narration: those, and only those, are NO-GO
+    # no_narration with an empty mask
+    early = next((i for i, answer in enumerate(answers) if "no_narration" not in answer["reasons"]), len(answers))
+    assert early < 3 and not any("no_narration" in answer["reasons"] for answer in answers[early:]), answers[:4]
+    for answer in answers[early:]:
         assert answer["frame_id"] == answer["mask_frame_id"] == "probe_camera"
         assert answer["stamp_ns"] == answer["mask_stamp_ns"] == answer["gate_stamp_ns"]  # the image's header
         assert answer["mask"] == [120, 160, "mono8", 160, 120 * 160]
