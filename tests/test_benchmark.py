@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -129,6 +130,35 @@ def test_a_selecting_learners_picks_are_scored_against_the_recorded_flips(root: 
     assert selection["picks"] >= 1 and 0.0 <= selection["precision"] <= 1.0
     assert "## Selected queries against the recorded flips" in (tmp_path / "tables.md").read_text()
     assert next(r for r in _results(tmp_path) if r["method"] == "baseline")["selection"] is None
+    # tau*_n leaves out the held-out records their narration contradicts: on this fixture, only renamed objects
+    assert not any(objects.narration_contradictions(root, "train").values())
+    view = next(tmp_path.glob("views/name60-*"))
+    in_view = objects.narration_contradictions(view, "train")
+    renamed = {(q.frame.sequence.folder, q.obj.index) for q in load_split(view, "train").queries
+               if noise_text.was_flipped(q.frame.sequence, q.obj)}
+    assert any(in_view.values()) and {key for key, flag in in_view.items() if flag} <= renamed
+    held = next(tmp_path.glob("parts/name60-*/held_out"))
+    contradicted = objects.narration_contradictions(held, "train")
+    records = json.loads((tmp_path / result["folder"] / objects.HELD_OUT_OBJECTS).read_text())
+    assert result["tau_star_consistent"] == objects.consistent_tau_star(records, contradicted)
+    assert result["positive_head"]["tau_star_consistent"] == result["tau_star_consistent"]
+
+
+def test_the_narration_consistent_tau_star_ignores_the_records_the_narration_contradicts() -> None:
+    def record(sequence: str, index: int, score: float, positive: bool) -> dict:
+        return {"sequence": sequence, "object_index": index, "score": score, "positive": positive,
+                "gt_area": 100, "pred_area": 100, "intersection": 100 if positive else 50}
+
+    # an active object at 0.6, an inactive one at 0.3, and an active object whose label was flipped to inactive
+    # (the narration still names it) that the model rightly scores 0.7: keeping it costs a "false positive"
+    records = [record("a", 1, 0.6, True), record("a", 2, 0.3, False), record("a", 3, 0.7, False)]
+    flags = {("a", 1): False, ("a", 2): False, ("a", 3): True}
+    assert calibration.tau_star(objects.as_scores(records))[0] == 0.95  # pulled above the flipped record
+    assert objects.consistent_tau_star(records, flags) == 0.6  # keeps the active object, drops the inactive one
+    assert math.isnan(objects.consistent_tau_star(records[2:], flags))
+    summary = objects.record_summary(records, tau=0.95, tau_consistent=0.6)
+    assert summary["giou_at_tau_star_consistent"] == calibration.giou_at(objects.as_scores(records), 0.6)
+    assert "tau_star_consistent" not in objects.record_summary(records, tau=0.95)
 
 
 def test_tables_csv_json_and_plots_are_written(first_run: Path) -> None:
@@ -179,9 +209,10 @@ def test_a_second_run_reads_every_cell_from_the_cache(root: Path, first_run: Pat
 
     monkeypatch.setattr(runner, "train", no_training)
     stale = next(first_run.glob("cells/clean/baseline/*/result.json"))  # a summary made by older code
-    stale.write_text(json.dumps({**json.loads(stale.read_text()), "positive_head": {"auroc": -1.0}}))
+    older = {key: value for key, value in json.loads(stale.read_text()).items() if key != "tau_star_consistent"}
+    stale.write_text(json.dumps({**older, "positive_head": {"auroc": -1.0}}))  # made before tau*_n existed
     assert main(["--data", str(root), "--out", str(first_run), *MICRO]) == 0
-    assert _results(first_run) == before  # summaries are recomputed from the saved records
+    assert _results(first_run) == before  # summaries (and tau*_n) are recomputed from the saved records
     # --cached-only tabulates the finished cells among those asked for and trains none (seed 1 never ran)
     assert main(["--data", str(root), "--out", str(first_run), *MICRO, "--seeds", "0", "1", "--cached-only"]) == 0
     tabulated = json.loads((first_run / "results.json").read_text())["cells"]

@@ -72,12 +72,15 @@ def write_part(source: Path, split: str, sequences: list[Sequence], out: Path) -
     return out
 
 
+FIT_PART, HELD_OUT_PART = "fit", "held_out"
+
+
 def split_parts(source: Path, split: str, share: float, out: Path) -> tuple[Path, Path]:
     """``out/fit`` (the sequences trained on) and ``out/held_out`` (the rest) of ``source``'s ``split``."""
     sequences = read_image_set(source, split)
     held = held_out_folders(sequences, share)
-    fit = write_part(source, split, [s for s in sequences if s.folder not in held], out / "fit")
-    return fit, write_part(source, split, [s for s in sequences if s.folder in held], out / "held_out")
+    fit = write_part(source, split, [s for s in sequences if s.folder not in held], out / FIT_PART)
+    return fit, write_part(source, split, [s for s in sequences if s.folder in held], out / HELD_OUT_PART)
 
 
 def _link(target: Path, link: Path) -> None:

@@ -54,7 +54,7 @@ from tqdm import tqdm
 from actiseg_core.cli_util import OneLineParser, non_negative_int, positive_int, run_command, seed_int
 from actiseg_core.data.layout import atomic_write_bytes, atomic_write_json, read_json
 from actiseg_core.data.split_info import load_split, split_hash
-from actiseg_core.data.subset import split_parts
+from actiseg_core.data.subset import HELD_OUT_PART, split_parts
 from actiseg_core.errors import ActiSegError
 from actiseg_core.evaluation.calibration import tau_star
 from actiseg_core.evaluation.cli import evaluate
@@ -77,6 +77,8 @@ from benchmarks.nl.objects import (
     OBJECTS,
     TEST_OBJECTS,
     as_scores,
+    consistent_tau_star,
+    narration_contradictions,
     object_scores,
     positive_head_table,
     record_summary,
@@ -212,9 +214,7 @@ def noisy_view(data: Path, out: Path, condition: Condition, noise_seed: int, cle
     if condition.text_rate == 0 and not condition.noisy_masks:
         return data
     modes = condition.noise_modes(text_mode, mask_mode)
-    tags = "".join(f"-{mode}" for mode in modes.values() if mode not in (DEFAULT_TEXT_NOISE_MODE,
-                                                                          DEFAULT_MASK_NOISE_MODE))
-    view = out / "views" / f"{condition.key}{tags}-noise{noise_seed}-{clean_train_hash[:8]}"
+    view = view_path(out, condition, noise_seed, clean_train_hash, text_mode, mask_mode)
     manifest = view / MANIFEST
     wanted = {"source_root": str(data.resolve()), "text_rate": condition.text_rate,
               "mask_kernel": condition.mask_kernel, "seed": noise_seed, **modes}
@@ -222,6 +222,24 @@ def noisy_view(data: Path, out: Path, condition: Condition, noise_seed: int, cle
         return view
     return make_noisy_view(data, TRAIN_SPLIT, view, condition.text_rate, condition.mask_kernel, noise_seed, progress,
                            text_mode=text_mode, mask_mode=mask_mode)
+
+
+def view_path(out: Path, condition: Condition, noise_seed: int, clean_train_hash: str,
+              text_mode: str = DEFAULT_TEXT_NOISE_MODE, mask_mode: str = DEFAULT_MASK_NOISE_MODE) -> Path:
+    """Where :func:`noisy_view` keeps ``condition``'s noisy view (made or not)."""
+    modes = condition.noise_modes(text_mode, mask_mode)
+    tags = "".join(f"-{mode}" for mode in modes.values() if mode not in (DEFAULT_TEXT_NOISE_MODE,
+                                                                          DEFAULT_MASK_NOISE_MODE))
+    return out / "views" / f"{condition.key}{tags}-noise{noise_seed}-{clean_train_hash[:8]}"
+
+
+def parts_path(settings: Settings, condition: Condition, clean_hash: dict[str, str]) -> Path:
+    """The folder of the fit / held-out parts of ``condition``'s training root (made or not)."""
+    clean = condition.text_rate == 0 and not condition.noisy_masks
+    name = (f"clean-{clean_hash[TRAIN_SPLIT][:8]}" if clean else
+            view_path(settings.out, condition, settings.noise_seed, clean_hash[TRAIN_SPLIT], settings.text_noise_mode,
+                      settings.mask_noise_mode).name)
+    return settings.out / "parts" / name
 
 
 def train_config(cell: Cell, protocol: Protocol, data: Path, run: Path, threads: int, device: str,
@@ -298,17 +316,17 @@ def run_cell(settings: Settings, cell: Cell, clean_hash: dict[str, str]) -> tupl
                              mask_mode=settings.mask_noise_mode)
     digest = identity_hash(identity)
     folder = cell_dir(settings, cell, digest)
+    parts = parts_path(settings, cell.condition, clean_hash)
     if (folder / RESULT).is_file():
-        result = refreshed(folder, read_json(folder / RESULT))
+        result = refreshed(folder, read_json(folder / RESULT), parts / HELD_OUT_PART)
         if settings.test and "test" not in result and not settings.cached_only:
-            result = {**result, "test": score_test(settings, folder)}
+            result = {**result, "test": score_test(settings, folder, result)}
             atomic_write_json(folder / RESULT, result)
         return result, True
     if settings.cached_only:
         return None, False
     data = noisy_view(settings.data, settings.out, cell.condition, settings.noise_seed, clean_hash[TRAIN_SPLIT],
                       settings.progress, settings.text_noise_mode, settings.mask_noise_mode)
-    parts = settings.out / "parts" / (data.name if data != settings.data else f"clean-{clean_hash[TRAIN_SPLIT][:8]}")
     fit, held_out = split_parts(data, TRAIN_SPLIT, HELD_OUT_SHARE, parts)
     config = dataclasses.replace(probe, data=fit, out=folder / "run", progress=settings.progress)
     summary = train(config)
@@ -317,35 +335,43 @@ def run_cell(settings: Settings, cell: Cell, clean_hash: dict[str, str]) -> tupl
     held_records = object_scores(checkpoint, held_out, TRAIN_SPLIT, settings.device)
     atomic_write_json(folder / HELD_OUT_OBJECTS, held_records)
     tau, _ = tau_star(as_scores(held_records))
+    tau_consistent = consistent_tau_star(held_records, narration_contradictions(held_out, TRAIN_SPLIT))
     selection = selection_summary(checkpoint, fit, TRAIN_SPLIT)
     report, records = score_split(settings, folder, VAL_SPLIT, OBJECTS)
     run_info = read_json(folder / "run" / "run.json")
     result = {
         **identity, **cell.condition.noise_modes(settings.text_noise_mode, settings.mask_noise_mode),
         "config_hash": digest, "folder": str(folder.relative_to(settings.out)), "metrics": report["results"]["model"],
-        "tau_star": tau, "positive_head": record_summary(records, tau), "selection": selection,
+        "tau_star": tau, "tau_star_consistent": _defined(tau_consistent),
+        "positive_head": record_summary(records, tau, tau_consistent), "selection": selection,
         "data_hash": {"train": run_info["data_hash"]["train"], "val": report["data_hash"]},
         "noise": _noise_summary(data), "commit": git_commit(), "torch": torch.__version__,
         "device": run_info["device"], "threads": torch.get_num_threads(), "steps": summary["steps"],
         "resumed_at_step": run_info["resumed_at_step"], "train_s": summary["elapsed_s"],
     }
     if settings.test:
-        result["test"] = score_test(settings, folder, tau)
+        result["test"] = score_test(settings, folder, result)
     finished = time.perf_counter()
     result.update(eval_s=finished - evaluated, wall_s=finished - started)  # train_s spans resumes; wall_s this run
     atomic_write_json(folder / RESULT, result)
     return result, False
 
 
-def refreshed(folder: Path, result: dict[str, Any]) -> dict[str, Any]:
+def refreshed(folder: Path, result: dict[str, Any], held_out: Path) -> dict[str, Any]:
     """A cached result whose positive-head summaries are recomputed from its saved per-object records (cheap), so a
-    change to how they are summarised reaches every cell without retraining; rewritten when they changed."""
+    change to how they are summarised reaches every cell without retraining; rewritten when they changed. A result
+    made before the narration-consistent tau* gets it from its held-out records and ``held_out`` (the part they
+    were scored on) when that part is still there."""
     if "tau_star" not in result:
         return result  # made before records and tau* existed
-    def summary(records_file: str) -> dict[str, Any]:
-        return record_summary(read_json(folder / records_file), result["tau_star"])
-
     fresh = dict(result)
+    if "tau_star_consistent" not in fresh and (folder / HELD_OUT_OBJECTS).is_file() and held_out.is_dir():
+        fresh["tau_star_consistent"] = _defined(consistent_tau_star(read_json(folder / HELD_OUT_OBJECTS),
+                                                                    narration_contradictions(held_out, TRAIN_SPLIT)))
+
+    def summary(records_file: str) -> dict[str, Any]:
+        return record_summary(read_json(folder / records_file), fresh["tau_star"], fresh.get("tau_star_consistent"))
+
     if (folder / OBJECTS).is_file():
         fresh["positive_head"] = summary(OBJECTS)
     if "test" in fresh and (folder / TEST_OBJECTS).is_file():
@@ -366,13 +392,17 @@ def score_split(settings: Settings, folder: Path, split: str, records_file: str)
     return report, records
 
 
-def score_test(settings: Settings, folder: Path, tau: float | None = None) -> dict[str, Any]:
-    """The test split's metrics and positive-head summary (at the cell's tau*, read from its result when not
-    given)."""
-    tau = read_json(folder / RESULT)["tau_star"] if tau is None else tau
+def score_test(settings: Settings, folder: Path, result: dict[str, Any]) -> dict[str, Any]:
+    """The test split's metrics and positive-head summary (at the thresholds of the cell's ``result``)."""
     report, records = score_split(settings, folder, TEST_SPLIT, TEST_OBJECTS)
-    return {"metrics": report["results"]["model"], "positive_head": record_summary(records, tau),
+    summary = record_summary(records, result["tau_star"], result.get("tau_star_consistent"))
+    return {"metrics": report["results"]["model"], "positive_head": summary,
             "data_hash": report["data_hash"], "commit": git_commit()}
+
+
+def _defined(value: float) -> float | None:
+    """``value``, or None for NaN (JSON has no NaN)."""
+    return None if math.isnan(value) else value
 
 
 def _noise_summary(root: Path) -> dict[str, Any] | None:
