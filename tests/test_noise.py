@@ -119,13 +119,15 @@ def test_flip_census_says_where_each_flip_landed() -> None:
 
 def test_narration_census_counts_what_the_narration_check_catches() -> None:
     # "take knife": knife (active) renamed "bowl": caught; cup (active, clean, not narrated): clean but contradicted;
-    # plate (inactive) renamed "knife": caught; pan (inactive) renamed "jug": missed; "robot hand": not judged
+    # plate (inactive) renamed "knife": caught; pan (inactive) renamed "jug": missed, harmlessly; spoon (active)
+    # renamed "take": missed, harmfully (the narration has the word); "robot hand": not judged
     seq = _sequence(1, "take knife", [("bowl", 1, True), ("cup", 2, True), ("knife", 3, False), ("jug", 4, False),
-                                      ("robot hand", 5, True)])
-    flips = {"1": 9, "2": 2, "3": 1, "4": 8, "5": 5}
+                                      ("robot hand", 5, True), ("take", 6, True)])
+    flips = {"1": 9, "2": 2, "3": 1, "4": 8, "5": 5, "6": 7}
     seq.extra[TEXT_NOISE_KEY] = {"objects": {k: {"clean_name": "x", "noisy_class_id": v} for k, v in flips.items()}}
     assert narration_census([seq], frozenset({"robot hand"})) == {
-        "flipped_contradicted": 2, "flipped_missed": 1, "clean_contradicted": 1, "hand_named": 1}
+        "flipped_contradicted": 2, "flipped_active_missed": 1, "flipped_inactive_missed": 1,
+        "clean_contradicted": 1, "hand_named": 1}
 
 
 def _label_map(seq: Sequence, frame: int) -> np.ndarray:

@@ -178,8 +178,13 @@ def flip_census(sequences: list[Sequence]) -> dict[str, int]:
 def narration_census(sequences: list[Sequence], hand_names: frozenset[str]) -> dict[str, int]:
     """What the narration check (:func:`actiseg_core.prompts.contradicts_narration`, ``mention_select``) makes of
     corrupted sequences' objects: flipped ones it contradicts (caught) or not (missed), clean ones it contradicts
-    (supervision it would drop), and objects with a hand's name, which it does not judge."""
-    census = {"flipped_contradicted": 0, "flipped_missed": 0, "clean_contradicted": 0, "hand_named": 0}
+    (supervision it would drop), and objects with a hand's name, which it does not judge.
+
+    Missed flips are split by activity: a missed active one trains the model to segment an object under a name the
+    narration does not use (harmful); a missed inactive one was renamed to another name the narration does not use
+    either, and "not active" stays true of it (harmless)."""
+    census = {"flipped_contradicted": 0, "flipped_active_missed": 0, "flipped_inactive_missed": 0,
+              "clean_contradicted": 0, "hand_named": 0}
     for seq in sequences:
         for obj in seq.objects.values():
             if normalise_text(obj.name) in hand_names:
@@ -187,7 +192,7 @@ def narration_census(sequences: list[Sequence], hand_names: frozenset[str]) -> d
             elif contradicts_narration(seq.narration, obj.name, obj.positive, hand_names):
                 census["flipped_contradicted" if was_flipped(seq, obj) else "clean_contradicted"] += 1
             elif was_flipped(seq, obj):
-                census["flipped_missed"] += 1
+                census["flipped_active_missed" if obj.positive else "flipped_inactive_missed"] += 1
     return census
 
 
