@@ -107,6 +107,7 @@ def test_test_scores_are_added_to_cached_cells_without_training(root: Path, firs
     for result in _results(first_run):
         assert set(runner.METRIC_COLUMNS) <= result["test"]["metrics"].keys()
         assert result["test"]["positive_head"]["tau_star"] == result["tau_star"]
+        assert result["test"]["positive_head"]["tau_star_consistent"] == result["tau_star_consistent"]
         assert (first_run / result["folder"] / objects.TEST_OBJECTS).is_file()
     tables = (first_run / "tables_test.md").read_text()
     assert "evaluated on the clean test split" in tables and "## Paired gIoU differences (test split" in tables
@@ -114,6 +115,7 @@ def test_test_scores_are_added_to_cached_cells_without_training(root: Path, firs
     same = [row for row in differences["test"] if row["method"] == "baseline" and row["rule"] == "tau*"
             and row["reference"] == "baseline" and row["reference_rule"] == "0.75"]
     assert len(same) == 2 and all(row["seeds"] == 1 for row in same)  # clean and mask9
+    assert {row["rule"] for row in differences["test"]} == {"0.75", "tau*", "tau*n"}
 
 
 def test_a_selecting_learners_picks_are_scored_against_the_recorded_flips(root: Path, tmp_path: Path) -> None:

@@ -47,4 +47,17 @@ def test_val_or_few_seeds_is_provisional_and_missing_cells_not_run() -> None:
     absent = acceptance.judge(_rows(3.5), "test", "pmhm_relabel")
     assert absent["verdict"] == acceptance.NOT_RUN and "vs recalibrated baseline" in absent["text"]
     lines = acceptance.acceptance_lines({"val": _rows(3.5)})
-    assert any(line.startswith("- `relabel`: provisional") for line in lines)
+    assert any(line.startswith("- `relabel` @ tau*: provisional") for line in lines)
+    assert any(line.startswith("- `relabel` @ tau*n: not run yet") for line in lines)  # no relabel@tau*n rows
+
+
+def test_a_recipe_at_tau_star_n_faces_the_baseline_at_its_own_tau_star_n() -> None:
+    mixed = acceptance.MIXED
+    rows = [*_rows(3.5), _row(mixed, ("baseline", "tau*n"), ANCHOR, 6.0, 4.0),
+            _row(mixed, ("relabel", "tau*n"), ("baseline", "tau*n"), 1.0, -1.0),
+            _row(mixed, ("relabel", "tau*n"), ("sce", "tau*"), 4.0, 2.0),
+            _row(acceptance.CLEAN, ("relabel", "tau*n"), ("baseline", "tau*"), 0.0, -1.0)]
+    at_n = acceptance.judge(rows, "test", "relabel", "tau*n")
+    assert at_n["references"]["vs recalibrated baseline"] == ("baseline", "tau*n")  # +6 beats baseline@tau*'s +5
+    assert at_n["verdict"] == acceptance.NOT_MET  # only +1 over it
+    assert acceptance.judge(rows, "test", "relabel")["references"]["vs recalibrated baseline"] == ("baseline", "tau*n")

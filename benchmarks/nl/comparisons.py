@@ -2,7 +2,8 @@
 
 Within one condition every method is compared with the references of issue 15: the ActionVOS baseline at the
 ActionVOS threshold 0.75, and the recalibrated baselines, the focal baseline at its own tau* (chosen on the noisy
-held-out training sequences) and the BCE-head baseline. A method is read at 0.75 and at its own tau*, so e.g.
+held-out training sequences) and the BCE-head baseline. A method is read at 0.75 and at its own tau* and tau*n
+(:data:`RULES`), so e.g.
 "relabel @ tau* - baseline @ tau*" separates what a learner adds from what the threshold adds. Differences are
 gIoU points from the cells' per-object records (:mod:`benchmarks.nl.objects`; the gate-bypassed masks thresholded
 at the score, which can differ from the evaluator's gIoU by the overlap rule, see
@@ -19,9 +20,11 @@ from actiseg_core.contract import POSITIVE_THRESHOLD
 from actiseg_core.data.layout import read_json
 from benchmarks.nl.statistics import bootstrap_totals, sequence_totals
 
+#: Threshold rules: ActionVOS's 0.75, the cell's tau* (chosen on its noisy held-out training sequences) and its
+#: tau*n (the same, on the held-out records the narration does not contradict; cells made before it lack it).
+RULES = ("0.75", "tau*", "tau*n")
 #: (method, threshold rule) pairs the tables show every other method against (results.json has every pair).
-REFERENCES = (("baseline", "0.75"), ("baseline", "tau*"), ("baseline_bce", "0.75"))
-RULES = ("0.75", "tau*")
+REFERENCES = (("baseline", "0.75"), ("baseline", "tau*"), ("baseline", "tau*n"), ("baseline_bce", "0.75"))
 
 
 def _totals(out: Path, results: list[dict[str, Any]], records_file: str
@@ -34,10 +37,12 @@ def _totals(out: Path, results: list[dict[str, Any]], records_file: str
         path = out / result.get("folder", "") / records_file
         if "folder" in result and "tau_star" in result and path.is_file():
             records = read_json(path)
-            thresholds = {"0.75": POSITIVE_THRESHOLD, "tau*": result["tau_star"]}
+            thresholds = {"0.75": POSITIVE_THRESHOLD, "tau*": result["tau_star"],
+                          "tau*n": result.get("tau_star_consistent")}
             rules = found.setdefault((result["condition"], result["method"]), {rule: {} for rule in RULES})
-            for rule in RULES:
-                rules[rule][result["seed"]] = sequence_totals(records, thresholds[rule])
+            for rule, threshold in thresholds.items():
+                if threshold is not None:
+                    rules[rule][result["seed"]] = sequence_totals(records, threshold)
     return found
 
 
@@ -52,8 +57,8 @@ def paired_differences(out: Path, results: list[dict[str, Any]], records_file: s
             if other_condition != condition:
                 continue
             for rule, reference_rule in ((a, b) for a in RULES for b in RULES):
-                if (method, rule) == (reference, reference_rule):
-                    continue
+                if (method, rule) == (reference, reference_rule) or not mine[rule].keys() & theirs[reference_rule]:
+                    continue  # itself, or no seed where both have the rule
                 difference = bootstrap_totals(mine[rule], theirs[reference_rule], resamples=resamples)
                 rows.append({"condition": condition, "method": method, "rule": rule, "reference": reference,
                              "reference_rule": reference_rule, **difference})
@@ -69,7 +74,8 @@ def difference_lines(rows: list[dict[str, Any]], split: str) -> list[str]:
     lines = [f"## Paired gIoU differences ({split} split, seeds x sequences bootstrap)", "",
              "gIoU points from the per-object records; 95% percentile interval of 2,000 resamples that draw seeds, "
              "then each seed's sequences, with replacement, paired by seed and sequence. `@ tau*`: each cell at its "
-             "own threshold, chosen on its noisy held-out training sequences.", "",
+             "own threshold, chosen on its noisy held-out training sequences; `@ tau*n`: the same, chosen on the "
+             "held-out records whose label agrees with the narration.", "",
              "| Condition | Method | Reference | Difference | 95% interval | seeds | sequences |",
              "|---|---|---|---|---|---|---|"]
     for row in rows:
