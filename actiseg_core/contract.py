@@ -6,6 +6,8 @@ fitted gate and text encoder from here; YAML parameters and launch arguments onl
 
 * ``prompt_template`` / ``text_normalisation``: how a name and a narration become the prompt
   (:func:`actiseg_core.prompts.build_prompt`).
+* ``name_embedding``: each query is embedded from its prompt and from the object's name alone, concatenated
+  (:func:`actiseg_core.prompts.query_texts`); absent in folders made before it (False).
 * ``pixel_threshold`` / ``positive_threshold``: a pixel belongs to an object at probability >= the first; an object
   whose positive score is below the second is dropped entirely (ActionVOS's inference thresholds).
 * ``vocabulary``: candidate object names queried when a narration names none.
@@ -25,7 +27,7 @@ from typing import Any
 from actiseg_core.atomic import atomic_write_json
 from actiseg_core.errors import ActiSegError
 from actiseg_core.gating import GateConfig
-from actiseg_core.prompts import PROMPT_TEMPLATE, TEXT_NORMALISATION, build_prompt
+from actiseg_core.prompts import PROMPT_TEMPLATE, TEXT_NORMALISATION, build_prompt, query_texts
 
 #: ActionVOS's inference thresholds (RF_ActionVOS ``inference_actionvos.py``), the defaults of a new contract.
 PIXEL_THRESHOLD = 0.5
@@ -98,6 +100,7 @@ class Contract:
     text_encoder: TextEncoderSpec
     prompt_template: str = PROMPT_TEMPLATE
     text_normalisation: str = TEXT_NORMALISATION
+    name_embedding: bool = False
     pixel_threshold: float = PIXEL_THRESHOLD
     positive_threshold: float = POSITIVE_THRESHOLD
     vocabulary: tuple[str, ...] = (GRIPPER_NAME,)
@@ -109,6 +112,10 @@ class Contract:
 
     def prompt(self, object_name: str, narration: str) -> str:
         return build_prompt(object_name, narration, self.prompt_template)
+
+    def query_texts(self, object_name: str, narration: str) -> list[str]:
+        """The texts whose embeddings, concatenated, make the query's text input."""
+        return query_texts(object_name, narration, self.prompt_template, self.name_embedding)
 
     def gate_config(self, **overrides: float) -> GateConfig:
         """The fitted gate, with ``overrides`` (GateConfig field -> value) applied on top."""
@@ -133,6 +140,7 @@ class Contract:
                            text_encoder=TextEncoderSpec(**data["text_encoder"]),
                            prompt_template=str(data["prompt_template"]),
                            text_normalisation=str(data["text_normalisation"]),
+                           name_embedding=bool(data.get("name_embedding", False)),
                            pixel_threshold=float(data["pixel_threshold"]),
                            positive_threshold=float(data["positive_threshold"]),
                            vocabulary=tuple(str(name) for name in data["vocabulary"]), gate=gate)

@@ -25,6 +25,18 @@ def build_prompt(object_name: str, narration: str, template: str = PROMPT_TEMPLA
     return normalise_text(template.format(object=object_name, narration=narration))
 
 
+def query_texts(object_name: str, narration: str, template: str = PROMPT_TEMPLATE,
+                with_name: bool = False) -> list[str]:
+    """The texts one query is embedded from, in order: the prompt, then (``with_name``) the object's name alone.
+
+    The prompts of one narration's objects differ only in their first words (cosine ~0.8-0.99 under MiniLM), so a
+    model that sees only the prompt confuses the narration's objects with each other; the name's own embedding is
+    the cue it can ground on (``benchmarks/results/target_failures/``).
+    """
+    prompt = build_prompt(object_name, narration, template)
+    return [prompt, normalise_text(object_name)] if with_name else [prompt]
+
+
 def mentions(narration: str, object_name: str) -> bool:
     """Whether ``object_name`` occurs in ``narration`` as whole words, after :func:`normalise_text` ("mug" is in
     "pick up the red mug", "cup" is not in "pick up the cupboard")."""

@@ -159,3 +159,30 @@ def test_an_export_with_an_older_processing_graph_is_stale(exported, checkpoint,
     metadata["sha256"]["postprocess.onnx"] = "0" * 64  # as written by an exporter with another graph
     (folder / "model.json").write_text(json.dumps(metadata))
     assert is_current_export(checkpoint, exported.out_dir) and not is_current_export(checkpoint, folder)
+
+
+def test_a_name_embedding_checkpoint_exports_and_runs_like_its_torch_self(tmp_path) -> None:
+    """A model whose queries also see their names alone: the folder's contract says so, its graph takes
+    [K, 768], and the folder and the checkpoint (in-memory runtime) give the same scores and masks."""
+    import numpy as np
+    import torch
+
+    from actiseg_core.export.in_memory import checkpoint_segmenter
+    from actiseg_core.model import ModelConfig, build_segmenter
+    from actiseg_core.runtime import Segmenter
+
+    torch.manual_seed(1)
+    config = ModelConfig(image_encoder="resnet_small", pretrained=False, input_height=64, input_width=96,
+                         name_embedding=True)
+    path = tmp_path / "model.pt"
+    torch.save({"model_config": config.to_dict(), "model": build_segmenter(config).state_dict(), "step": 1,
+                "data_hash": {"train": "abc"}}, path)
+    export_segmenter(path, tmp_path / "folder")
+    metadata = json.loads((tmp_path / "folder" / "model.json").read_text())
+    assert metadata["contract"]["name_embedding"] is True
+    assert metadata["segmenter"]["inputs"][1] == "text_embeddings [K,768]"
+    image = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
+    folder = Segmenter.load(tmp_path / "folder", threads=1).predict(image, "put the cup in the bowl", ["cup", "bowl"])
+    eager = checkpoint_segmenter(path, threads=1).predict(image, "put the cup in the bowl", ["cup", "bowl"])
+    np.testing.assert_allclose(folder.positive_scores, eager.positive_scores, atol=1e-4)
+    assert np.mean(folder.label_map == eager.label_map) > 0.999

@@ -161,6 +161,18 @@ def test_prompts_follow_the_model_folders_template(model_dir, tmp_path) -> None:
     assert np.abs(embedded - default.prompt_embeddings("take cup", ["cup"])).max() > 1e-3
 
 
+def test_a_name_embedding_folder_queries_with_prompt_and_name(model_dir, tmp_path) -> None:
+    """With ``name_embedding`` each query's text input is [prompt embedding, name embedding]; folders made before the
+    field read as without it."""
+    folder = _edited_copy(model_dir, tmp_path / "named", name_embedding=True)
+    named, default = Segmenter.load(folder, threads=1), Segmenter.load(model_dir, threads=1)
+    assert default.contract.name_embedding is False and read_model_dir(folder).text_dim == 2 * default.text.dim
+    embedded = named.prompt_embeddings("Take  Cup", ["Cup", "robot hand"])
+    expected = np.concatenate([default.prompt_embeddings("take cup", ["cup", "robot hand"]),
+                               default.text.embed(["cup", "robot hand"])], axis=1)
+    np.testing.assert_allclose(embedded, expected, atol=1e-6)
+
+
 def test_a_checkpoint_runs_through_the_torch_backend_like_its_folder(tiny_checkpoint, model_dir, image) -> None:
     from actiseg_core.export.in_memory import checkpoint_segmenter
 

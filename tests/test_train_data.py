@@ -14,6 +14,7 @@ from actiseg_core.data.layout import ObjectInfo
 from actiseg_core.data.loader import ActionVOSDataset
 from actiseg_core.data.split_info import hand_class_ids, load_split, split_hash
 from actiseg_core.errors import DataError
+from actiseg_core.prompts import build_prompt, normalise_text
 from training import data as training_data
 from training.data import FrameDataset, PromptTable, action_weights, collate, split_prompts
 
@@ -79,7 +80,7 @@ def test_frame_item_targets_weights_and_query_ids(frames: FrameDataset) -> None:
     source = frames.source
     assert [source.queries[i].obj.index for i in item.query_ids.tolist()] == [1, 2, 3, 4]
     assert frames.item(2, 0).query_ids.tolist() == [8, 9, 10, 11]
-    torch.testing.assert_close(item.text_embeddings, frames.prompts.embeddings[frames.prompt_rows[0]])
+    torch.testing.assert_close(item.text_embeddings, frames.prompts.embeddings[frames.prompt_rows[0][:, 0]])
     assert not item.narration_contradicted.any()  # clean labels agree with their narration
 
 
@@ -106,6 +107,18 @@ def test_a_renamed_active_object_contradicts_its_narration(tmp_path: Path) -> No
     # the active fridge renamed knife, and the inactive container renamed fridge: contradicted; the hand renamed to
     # another hand's name is not judged; the soy milk is untouched
     assert frames.item(0, 0).narration_contradicted.tolist() == [True, True, False, False]
+
+
+def test_name_embedding_appends_each_objects_name_embedding(frames: FrameDataset) -> None:
+    source = frames.source
+    texts = list(dict.fromkeys(split_prompts(source, name_embedding=True)))
+    table = PromptTable(texts, torch.randn(len(texts), 384, generator=torch.Generator().manual_seed(0)))
+    named = FrameDataset(source, SIZE, table, frames.hand_ids, name_embedding=True)
+    objects = [obj for _, obj in sorted(source.frames[0].sequence.objects.items())]
+    narration = source.frames[0].sequence.narration
+    expected = torch.stack([torch.cat([table.embeddings[table.rows[build_prompt(obj.name, narration)]],
+                                       table.embeddings[table.rows[normalise_text(obj.name)]]]) for obj in objects])
+    torch.testing.assert_close(named.item(0, 0).text_embeddings, expected)
 
 
 def test_hflip_is_a_function_of_seed_epoch_and_frame(frames: FrameDataset) -> None:

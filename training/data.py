@@ -37,7 +37,7 @@ from actiseg_core.data.loader import ActionVOSDataset, FrameRef
 from actiseg_core.data.split_info import hand_names
 from actiseg_core.learners.base import QueryBatch
 from actiseg_core.model import TextEncoder, build_text_encoder
-from actiseg_core.prompts import build_prompt, contradicts_narration
+from actiseg_core.prompts import contradicts_narration, query_texts
 from training.augment import Augmenter, colour_jitter
 
 #: ActionVOS raises weights 3 and 4 to 5 "by statistic of the training set" (RF_ActionVOS/actionvos.py).
@@ -147,9 +147,10 @@ class PromptTable:
         return cls(unique, torch.stack([known[prompt] for prompt in unique]).float())
 
 
-def split_prompts(dataset: ActionVOSDataset) -> list[str]:
-    """Every query prompt of a split, in query order."""
-    return [query.prompt for query in dataset.queries]
+def split_prompts(dataset: ActionVOSDataset, name_embedding: bool = False) -> list[str]:
+    """Every text a split's queries are embedded from (:func:`query_texts`), in query order."""
+    return [text for query in dataset.queries
+            for text in query_texts(query.obj.name, query.narration, with_name=name_embedding)]
 
 
 @dataclass
@@ -187,7 +188,7 @@ class FrameDataset:
 
     def __init__(self, source: ActionVOSDataset, input_size: tuple[int, int], prompts: PromptTable,
                  hand_ids: frozenset[int], hflip: bool = False, seed: int = 0, strong_view: bool = False,
-                 augment: Augmenter | None = None) -> None:
+                 augment: Augmenter | None = None, name_embedding: bool = False) -> None:
         self.source = source
         self.input_size = input_size
         self.hand_ids = hand_ids
@@ -199,9 +200,9 @@ class FrameDataset:
         self.objects: list[list[ObjectInfo]] = [[obj for _, obj in sorted(ref.sequence.objects.items())]
                                                 for ref in source.frames]
         self.first_query = np.cumsum([0] + [len(objs) for objs in self.objects])[:-1].tolist()
-        self.prompt_rows = [torch.tensor([prompts.rows[build_prompt(obj.name, ref.sequence.narration)]
-                                          for obj in objs]) for ref, objs in zip(source.frames, self.objects,
-                                                                                  strict=True)]
+        self.prompt_rows = [torch.tensor([[prompts.rows[text] for text in query_texts(
+            obj.name, ref.sequence.narration, with_name=name_embedding)] for obj in objs])
+            for ref, objs in zip(source.frames, self.objects, strict=True)]  # [K, texts per query] per frame
         self.prompts = prompts
         hands = hand_names(load_class_map(source.root, source.sequences))
         self.contradicted = [torch.tensor([contradicts_narration(ref.sequence.narration, obj.name, obj.positive, hands)
@@ -236,8 +237,8 @@ class FrameDataset:
                 pass
 
     def text_embeddings(self, index: int) -> Tensor:
-        """[K, D] prompt embeddings of the frame's queries."""
-        return self.prompts.embeddings[self.prompt_rows[index]]
+        """[K, D] text inputs of the frame's queries: each query's text embeddings, concatenated."""
+        return self.prompts.embeddings[self.prompt_rows[index]].flatten(1)
 
     def item(self, index: int, epoch: int) -> FrameItem:
         cached = self.frame(index)

@@ -94,6 +94,7 @@ class TrainConfig:
     image_encoder: str = "efficientnet_lite0"
     pretrained: bool = True  # ImageNet weights (efficientnet_lite0 only)
     input_size: tuple[int, int] = (240, 320)
+    name_embedding: bool = False  # ModelConfig.name_embedding: queries also see their object's name alone
     hflip: bool = False
     augment: bool = False  # training.augment's crops, copy-paste, photo backgrounds and sensor photometrics
     workers: int = 2  # threads decoding frames into the cache
@@ -341,7 +342,8 @@ def setup_run(cfg: TrainConfig, info: DistInfo) -> Run:
     height, width = cfg.input_size
     try:
         model_config = ModelConfig(image_encoder=cfg.image_encoder, pretrained=cfg.pretrained, input_height=height,
-                                   input_width=width, aux_head=kind.uses_aux_head)
+                                   input_width=width, aux_head=kind.uses_aux_head,
+                                   name_embedding=cfg.name_embedding)
     except ValueError as exc:
         raise ActiSegError(str(exc)) from None
     seed_everything(cfg.seed)
@@ -363,7 +365,8 @@ def setup_run(cfg: TrainConfig, info: DistInfo) -> Run:
                            f"{cfg.split!r} each of the {info.world_size} process(es) gets")
     total_steps = cfg.steps if cfg.steps is not None else cfg.epochs * steps_per_epoch
     cfg.out.mkdir(parents=True, exist_ok=True)
-    all_prompts = split_prompts(train_source) + (split_prompts(val_source) if val_source else [])
+    all_prompts = split_prompts(train_source, cfg.name_embedding) + (
+        split_prompts(val_source, cfg.name_embedding) if val_source else [])
     if not info.is_main:
         distributed.barrier(info)  # the main rank embeds the prompts and writes the cache first
     prompts = PromptTable.build(all_prompts, cfg.out / "prompts.pt")
@@ -371,9 +374,10 @@ def setup_run(cfg: TrainConfig, info: DistInfo) -> Run:
         distributed.barrier(info)
     augmenter = Augmenter(AugmentConfig(), load_photos()) if cfg.augment else None
     train_frames = FrameDataset(train_source, cfg.input_size, prompts, hand_class_ids(train_source),
-                                hflip=cfg.hflip, seed=cfg.seed, strong_view=kind.uses_strong_view, augment=augmenter)
+                                hflip=cfg.hflip, seed=cfg.seed, strong_view=kind.uses_strong_view, augment=augmenter,
+                                name_embedding=cfg.name_embedding)
     val_frames = None if val_source is None else train_frames if val_source is train_source else FrameDataset(
-        val_source, cfg.input_size, prompts, hand_class_ids(val_source))
+        val_source, cfg.input_size, prompts, hand_class_ids(val_source), name_embedding=cfg.name_embedding)
     sampler = DistributedSampler(train_frames, num_replicas=info.world_size, rank=info.rank, shuffle=True,
                                  seed=cfg.seed, drop_last=True)
 
@@ -485,6 +489,8 @@ def build_parser() -> OneLineParser:
                         help="random encoder init (resnet_small never has ImageNet weights)")
     parser.add_argument("--input-size", type=input_size, default="x".join(map(str, defaults.input_size)), metavar="HxW",
                         help="model input, multiples of 16")
+    parser.add_argument("--name-embedding", action="store_true",
+                        help="each query also sees its object's name embedded alone, beside the prompt")
     parser.add_argument("--hflip", action="store_true", help="random horizontal flips (not with ELR / NPN)")
     parser.add_argument("--augment", action="store_true",
                         help="crops, copy-paste, real-photo backgrounds, sensor photometrics (training.augment; "
@@ -515,7 +521,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         min_lr_ratio=args.min_lr_ratio,
         clip_grad=args.clip_grad, seed=args.seed, image_encoder=args.image_encoder,
         pretrained=args.image_encoder == "efficientnet_lite0" and not args.no_pretrained,
-        input_size=args.input_size, hflip=args.hflip, augment=args.augment, workers=args.workers,
+        input_size=args.input_size, name_embedding=args.name_embedding, hflip=args.hflip, augment=args.augment,
+        workers=args.workers,
         threads=args.threads, resume=args.resume,
         eval_every=args.eval_every, ckpt_every=args.ckpt_every, log_every=args.log_every,
         progress=not args.no_progress, device=args.device,

@@ -25,7 +25,9 @@ def deployment_tokenizer_json(max_length: int = MAX_PROMPT_TOKENS) -> str:
     return deployment_tokenizer((minilm_path() / "tokenizer.json").read_text(encoding="utf-8"), max_length)
 
 
-def checkpoint_contract(height: int, width: int, vocabulary: tuple[str, ...] | None = None) -> Contract:
+def checkpoint_contract(height: int, width: int, vocabulary: tuple[str, ...] | None = None,
+                        name_embedding: bool = False) -> Contract:
     """The contract of a freshly exported model: ActionVOS thresholds and prompts, no fitted gate."""
     names = tuple(dict.fromkeys((GRIPPER_NAME, *(vocabulary or ()))))
-    return Contract(input_height=height, input_width=width, text_encoder=TEXT_ENCODER, vocabulary=names)
+    return Contract(input_height=height, input_width=width, text_encoder=TEXT_ENCODER, vocabulary=names,
+                    name_embedding=name_embedding)

@@ -97,7 +97,7 @@ def export_inference_graph(segmenter: ActiveObjectSegmenter, opset: int = 18) ->
     graph = InferenceGraph(segmenter.eval()).eval()
     # B = 2, K = 3: torch.export specialises sizes 0 and 1, and equal example sizes would be tied together
     image = torch.zeros(2, 3, config.input_height, config.input_width)
-    text = F.normalize(torch.ones(3, config.text_dim), dim=1)
+    text = F.normalize(torch.ones(3, config.query_text_dim), dim=1)
     program = torch.onnx.export(graph, (image, text), dynamo=True, opset_version=opset, verbose=False,
                                 input_names=["images", "text_embeddings"],
                                 output_names=["mask_logits", "positive_logits", "image_features"],
@@ -115,7 +115,7 @@ def segmenter_parity(segmenter: ActiveObjectSegmenter, onnx_bytes: bytes) -> dic
     diffs = {}
     for frames, queries in PARITY_SHAPES:
         images = torch.rand(frames, 3, config.input_height, config.input_width, generator=generator)
-        text = F.normalize(torch.randn(queries, config.text_dim, generator=generator), dim=1)
+        text = F.normalize(torch.randn(queries, config.query_text_dim, generator=generator), dim=1)
         outputs = session.run(None, {"images": images.numpy(), "text_embeddings": text.numpy()})
         with torch.no_grad():
             expected = graph(images, text)
@@ -153,7 +153,7 @@ def export_segmenter(checkpoint: Path, out_dir: Path, opset: int = 18,
     previous = earlier_contract(out_dir)
     if vocabulary is None and previous is not None:
         vocabulary = previous.vocabulary
-    contract = checkpoint_contract(config.input_height, config.input_width, vocabulary)
+    contract = checkpoint_contract(config.input_height, config.input_width, vocabulary, config.name_embedding)
     encoder = build_text_encoder()
     segmenter_bytes = export_inference_graph(segmenter, opset)
     tokenizer_json = deployment_tokenizer_json(contract.text_encoder.max_length)
@@ -212,7 +212,8 @@ def _metadata(segmenter: ActiveObjectSegmenter, contract: Contract, source: dict
                   "dtype": "float32"},
         "normalisation": "feed RGB float32 in 0..1 (uint8 / 255); the encoder's mean/std normalisation is inside "
                          "segmenter.onnx",
-        "segmenter": {"file": SEGMENTER_FILE, "inputs": ["images [B,3,H,W]", f"text_embeddings [K,{config.text_dim}]"],
+        "segmenter": {"file": SEGMENTER_FILE,
+                      "inputs": ["images [B,3,H,W]", f"text_embeddings [K,{config.query_text_dim}]"],
                       "outputs": ["mask_logits [B*K,1,H,W] (row b*K+k)", "positive_logits [B*K]",
                                   "image_features [B,C] (pooled encoder strides 16 and 32)"]},
         "opset_requested": opset,

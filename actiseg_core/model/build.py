@@ -29,7 +29,7 @@ def build_segmenter(config: ModelConfig | None = None) -> ActiveObjectSegmenter:
     decoder = MaskDecoder(image_encoder.out_channels, config.decoder_channels, config.text_hidden,
                           aux_head=config.aux_head, aux_dropout=config.aux_dropout,
                           positive_dropout=config.positive_dropout)
-    fusion = TextFusion(config.text_dim, config.text_hidden, decoder.level_channels,
+    fusion = TextFusion(config.query_text_dim, config.text_hidden, decoder.level_channels,
                         attention=config.fusion == "film+attn", heads=config.attn_heads)
     return ActiveObjectSegmenter(config, image_encoder, fusion, decoder)
 

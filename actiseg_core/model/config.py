@@ -28,6 +28,8 @@ class ModelConfig:
         decoder_channels: width of the decoder at strides 32..8; the stride-4 stage uses half (it runs per query
             on 16x more pixels, and it only refines edges).
         text_dim: size of the sentence embedding (all-MiniLM-L6-v2: 384).
+        name_embedding: each query's text input is its prompt's embedding followed by the embedding of the object's
+            name alone (:func:`actiseg_core.prompts.query_texts`), ``2 * text_dim`` wide.
         text_hidden: size of the projected text vector that drives FiLM and attention.
         fusion: ``"film"`` (per-channel scale/shift from the text at every decoder stage) or ``"film+attn"`` (the
             text vector first attends over the stride-32 image tokens, so FiLM sees which things are in view).
@@ -44,6 +46,7 @@ class ModelConfig:
     input_width: int = 320
     decoder_channels: int = 64
     text_dim: int = 384
+    name_embedding: bool = False
     text_hidden: int = 128
     fusion: FusionName = "film"
     attn_heads: int = 4
@@ -66,6 +69,11 @@ class ModelConfig:
         for name in ("aux_dropout", "positive_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+
+    @property
+    def query_text_dim(self) -> int:
+        """Width of one query's text input: the prompt's embedding, and the name's with ``name_embedding``."""
+        return self.text_dim * (2 if self.name_embedding else 1)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON / checkpoint friendly)."""

@@ -72,7 +72,7 @@ class ActiveObjectSegmenter(nn.Module):
 
         Args:
             features: output of :meth:`encode_image` for B frames.
-            text_embeddings: [K, text_dim] prompt embeddings (from :class:`TextEncoder`).
+            text_embeddings: [K, query_text_dim] query text embeddings (from :class:`TextEncoder`).
             frame_index: [K] int64, the frame (0..B-1) each query belongs to; None means B == 1 and all queries
                 share that frame (features are then broadcast as views, no copy).
             with_stages: compute ``stage_logits`` (PMHM training); False (inference) leaves them empty.

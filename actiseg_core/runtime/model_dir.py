@@ -55,8 +55,8 @@ class ModelDir:
 
     @property
     def text_dim(self) -> int:
-        """Prompt embedding width."""
-        return self.contract.text_encoder.dim
+        """Width of one query's text input (the segmenter graph's ``text_embeddings``)."""
+        return self.contract.text_encoder.dim * (2 if self.contract.name_embedding else 1)
 
     @property
     def segmenter_path(self) -> Path:

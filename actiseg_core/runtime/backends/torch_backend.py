@@ -31,6 +31,7 @@ class TorchBackend:
         self.device = torch.device(device)
         self.graph = InferenceGraph(segmenter.eval()).eval()
         self.input_size = (segmenter.config.input_height, segmenter.config.input_width)
+        self.name_embedding = segmenter.config.name_embedding
         self.source: dict[str, object] = {}  # training step, data hash, learner of a loaded checkpoint
         self.name = "torch"
         self.description = f"torch {torch.__version__} eager on {self.device}"
