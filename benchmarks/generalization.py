@@ -128,7 +128,7 @@ def cost(name: str, path: Path, folder: Path, threads: int, runs: int) -> dict[s
     model = model_from_checkpoint(load_checkpoint(checkpoint), checkpoint).eval()
     height, width = model.config.input_height, model.config.input_width
     with FlopCounterMode(display=False) as counter, torch.no_grad():
-        InferenceGraph(model)(torch.rand(1, 3, height, width), torch.rand(QUERIES, model.config.text_dim))
+        InferenceGraph(model)(torch.rand(1, 3, height, width), torch.rand(QUERIES, model.config.query_text_dim))
     segmenter = Segmenter.load(folder, threads=threads)
     image = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
     names = ["robot hand", "red cup", "plate", "bowl"][:QUERIES]
