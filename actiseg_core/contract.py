@@ -27,7 +27,7 @@ from typing import Any
 from actiseg_core.atomic import atomic_write_json
 from actiseg_core.errors import ActiSegError
 from actiseg_core.gating import GateConfig
-from actiseg_core.prompts import PROMPT_TEMPLATE, TEXT_NORMALISATION, build_prompt, query_texts
+from actiseg_core.prompts import PROMPT_TEMPLATE, TEXT_NORMALISATION, build_prompt, query_texts, texts_per_query
 
 #: ActionVOS's inference thresholds (RF_ActionVOS ``inference_actionvos.py``), the defaults of a new contract.
 PIXEL_THRESHOLD = 0.5
@@ -109,6 +109,11 @@ class Contract:
     @property
     def input_size(self) -> tuple[int, int]:
         return self.input_height, self.input_width
+
+    @property
+    def query_text_dim(self) -> int:
+        """Width of one query's text input: :meth:`query_texts`' embeddings side by side."""
+        return self.text_encoder.dim * texts_per_query(self.name_embedding)
 
     def prompt(self, object_name: str, narration: str) -> str:
         return build_prompt(object_name, narration, self.prompt_template)

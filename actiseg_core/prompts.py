@@ -25,6 +25,11 @@ def build_prompt(object_name: str, narration: str, template: str = PROMPT_TEMPLA
     return normalise_text(template.format(object=object_name, narration=narration))
 
 
+def texts_per_query(with_name: bool) -> int:
+    """How many embeddings :func:`query_texts` concatenates into one query's text input."""
+    return 2 if with_name else 1
+
+
 def query_texts(object_name: str, narration: str, template: str = PROMPT_TEMPLATE,
                 with_name: bool = False) -> list[str]:
     """The texts one query is embedded from, in order: the prompt, then (``with_name``) the object's name alone.
@@ -33,8 +38,7 @@ def query_texts(object_name: str, narration: str, template: str = PROMPT_TEMPLAT
     model that sees only the prompt confuses the narration's objects with each other; the name's own embedding is
     the cue it can ground on (``benchmarks/results/target_failures/``).
     """
-    prompt = build_prompt(object_name, narration, template)
-    return [prompt, normalise_text(object_name)] if with_name else [prompt]
+    return [build_prompt(object_name, narration, template), normalise_text(object_name)][:texts_per_query(with_name)]
 
 
 def mentions(narration: str, object_name: str) -> bool:

@@ -28,19 +28,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 from actiseg_core.contract import PIXEL_THRESHOLD
 from actiseg_core.data.split_info import load_split
 from actiseg_core.evaluation.cli import load_segmenter
 from actiseg_core.evaluation.split import split_stream
+from training.data import resize_labels
 
 OUTCOMES = ("hit", "poor", "wrong_object", "empty")
 AREA_BUCKETS = ((0.0, 0.005), (0.005, 0.01), (0.01, 0.02), (0.02, 0.05), (0.05, 1.01))
 
 
-def role(obj: Any, sequence: Any, hand: bool) -> str:
+def role(obj: Any, hand: bool) -> str:
     """``gripper``, ``narrated``, ``touched`` or ``inactive`` (see the module docstring)."""
     if hand:
         return "gripper"
@@ -77,29 +77,24 @@ def records(model: Path, data: Path, split: str) -> list[dict[str, Any]]:
         sequence = item.ref.sequence
         prediction = segmenter.predict(item.image, narration.text, list(narration.object_names))
         probabilities = prediction.object_probabilities
-        height, width = probabilities.shape[-2:]
-        labels = np.asarray(Image.fromarray(item.truth.labels).resize((width, height), Image.NEAREST))
+        labels = resize_labels(item.truth.labels, probabilities.shape[-2:])
         twin_name = sequence.extra.get("hard_negative")
-        narrated_names = {obj.name for obj in sequence.objects.values() if obj.narration}
+        twin_class = next((obj.class_id for obj in sequence.objects.values() if obj.name == twin_name), None)
         for query, index in enumerate(item.truth.object_ids):
             obj = sequence.objects[index]
             own = labels == index
             kind, iou, other = outcome(own, probabilities[query] >= PIXEL_THRESHOLD, labels, index)
             rows.append({
                 "sequence": sequence.folder, "frame": item.truth.frame, "name": obj.name,
-                "role": role(obj, sequence, index in item.truth.hand_ids),
-                "twin": twin_name is not None and (obj.name == twin_name or obj.name in narrated_names
-                                                   and obj.class_id == _class_of(sequence, twin_name)),
+                "role": role(obj, index in item.truth.hand_ids),
+                "twin": twin_class is not None and (obj.name == twin_name
+                                                    or obj.narration and obj.class_id == twin_class),
                 "area": float(own.mean()), "camera": sequence.extra.get("camera", {}).get("kind", "?"),
                 "score": float(prediction.positive_scores[query]), "outcome": kind, "iou": iou,
-                "wrong_on": (role(sequence.objects[other], sequence, other in item.truth.hand_ids)
+                "wrong_on": (role(sequence.objects[other], other in item.truth.hand_ids)
                              if kind == "wrong_object" else ""),
             })
     return rows
-
-
-def _class_of(sequence: Any, name: str) -> int:
-    return next(obj.class_id for obj in sequence.objects.values() if obj.name == name)
 
 
 def summarise(rows: list[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:

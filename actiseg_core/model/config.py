@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from actiseg_core.prompts import texts_per_query
+
 ImageEncoderName = Literal["efficientnet_lite0", "resnet_small"]
 FusionName = Literal["film", "film+attn"]
 
@@ -73,7 +75,7 @@ class ModelConfig:
     @property
     def query_text_dim(self) -> int:
         """Width of one query's text input: the prompt's embedding, and the name's with ``name_embedding``."""
-        return self.text_dim * (2 if self.name_embedding else 1)
+        return self.text_dim * texts_per_query(self.name_embedding)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON / checkpoint friendly)."""

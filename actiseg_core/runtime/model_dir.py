@@ -56,7 +56,7 @@ class ModelDir:
     @property
     def text_dim(self) -> int:
         """Width of one query's text input (the segmenter graph's ``text_embeddings``)."""
-        return self.contract.text_encoder.dim * (2 if self.contract.name_embedding else 1)
+        return self.contract.query_text_dim
 
     @property
     def segmenter_path(self) -> Path:

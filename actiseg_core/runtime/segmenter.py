@@ -131,10 +131,8 @@ class Segmenter:
         """[K, D] text inputs of the contract's queries for ``object_names``: each query's texts embedded (cached per
         text) and concatenated."""
         check_prompts(narration, object_names)
-        texts = [self.contract.query_texts(name, narration) for name in object_names]
-        parts = len(texts[0]) if texts else 1
-        embedded = self.text.embed([text for query in texts for text in query])
-        return embedded.reshape(len(object_names), parts * self.text.dim)
+        texts = [text for name in object_names for text in self.contract.query_texts(name, narration)]
+        return self.text.embed(texts).reshape(len(object_names), self.contract.query_text_dim)
 
     def predict(self, image: np.ndarray, narration: str, object_names: list[str]) -> Prediction:
         """Segment the active objects among ``object_names`` in ``image`` (uint8 [H, W, 3] RGB)."""
