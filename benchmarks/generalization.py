@@ -12,6 +12,11 @@ variant against the first one. In the same run, after all scoring, each variant'
 K = 4 (torch's FLOP counter, 2 FLOP per multiply-add) and ``Segmenter.predict`` latency on a 640x480 frame with
 K = 4 on ``--threads`` CPU threads (p50 / p90 of ``--runs`` calls after 10 warm-up calls).
 
+Seeds: ``--recipe NAME=A,B`` names variants that are training seeds of one recipe (listed in seed order). Every
+recipe gets its pooled gIoU and p-mIoU with a seeds x clips bootstrap interval
+(:func:`benchmarks.nl.statistics.bootstrap_totals`), and each recipe after the first its paired difference from
+the first, seeds paired by position: the evidence for a claim that one recipe is better, not one seed's luck.
+
 Resumable: a split already scored for the same model folder (same segmenter sha256) is read back, not rerun.
 Writes ``generalization.{json,md,png}`` to ``--out``. Choose variants on ``val`` and the held-out design splits;
 the in-domain ``test`` split is not scored here.
@@ -39,6 +44,7 @@ from actiseg_core.data.split_info import load_split  # noqa: E402
 from actiseg_core.evaluation.cli import evaluate  # noqa: E402
 from actiseg_core.runtime import Segmenter  # noqa: E402
 from actiseg_core.runtime.model_dir import METADATA_FILE  # noqa: E402
+from benchmarks.nl.statistics import bootstrap_totals  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 SPLITS = ("val", "test_novel_class", "test_novel_robot", "test_cross_renderer")
@@ -111,6 +117,29 @@ def bootstrap(variants: list[dict[str, np.ndarray]], seed: int = 0) -> np.ndarra
     return 100 * values.transpose(1, 0, 2)
 
 
+def recipe_intervals(recipes: dict[str, list[str]], sums: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
+    """Per recipe, pooled gIoU and p-mIoU over its seeds with seeds x clips 95% intervals, and (after the first)
+    the paired difference from the first recipe, seed i of one against seed i of the other."""
+    def totals(recipe: str, column: int) -> dict[int, dict[str, tuple[float, int]]]:
+        return {i: {clip: (float(v[column]), int(v[column + 1])) for clip, v in sums[variant].items()}
+                for i, variant in enumerate(recipes[recipe])}
+
+    first = next(iter(recipes))
+    result: dict[str, Any] = {}
+    for recipe, variants in recipes.items():
+        entry: dict[str, Any] = {"seeds": variants}
+        for metric, column in (("gIoU", 0), ("p-mIoU", 2)):
+            alone = bootstrap_totals(totals(recipe, column), None)
+            entry[metric] = round(alone["estimate"], 1)
+            entry[f"{metric}_95"] = [round(alone["low"], 1), round(alone["high"], 1)]
+            if recipe != first:
+                diff = bootstrap_totals(totals(recipe, column), totals(first, column))
+                entry[f"{metric}_diff_vs_first"] = round(diff["estimate"], 1)
+                entry[f"{metric}_diff_vs_first_95"] = [round(diff["low"], 1), round(diff["high"], 1)]
+        result[recipe] = entry
+    return result
+
+
 def interval(values: np.ndarray) -> list[float]:
     low, high = np.nanpercentile(values, [2.5, 97.5])
     return [round(float(low), 1), round(float(high), 1)]
@@ -149,6 +178,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=Path("data/actiseg_sim_v2"))
     parser.add_argument("--variant", action="append", required=True, metavar="NAME=PATH",
                         help="checkpoint or model folder; the first is the one the others are compared with")
+    parser.add_argument("--recipe", action="append", default=[], metavar="NAME=VARIANT,VARIANT",
+                        help="variants that are seeds of one recipe, in seed order; the first recipe is the reference")
     parser.add_argument("--split", action="append", default=None, help=f"repeatable (default: {', '.join(SPLITS)})")
     parser.add_argument("--work", type=Path, default=Path("runs/generalization"), help="exports and evaluations")
     parser.add_argument("--threads", type=int, default=2)
@@ -156,9 +187,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     variants = dict(item.split("=", 1) for item in args.variant)
+    recipes = {name: seeds.split(",") for name, seeds in (item.split("=", 1) for item in args.recipe)}
+    unknown = sorted({v for seeds in recipes.values() for v in seeds} - set(variants))
+    if unknown or len({len(seeds) for seeds in recipes.values()}) > 1:
+        parser.error(f"--recipe names unknown variants {unknown}" if unknown
+                     else "every --recipe needs the same number of seeds (they are paired by position)")
     splits = args.split or list(SPLITS)
     folders = {name: model_folder(name, Path(path), args.work) for name, path in variants.items()}
-    report: dict[str, Any] = {"data": args.data.name, "variants": variants, "splits": {}, "machine": machine()}
+    report: dict[str, Any] = {"data": args.data.name, "variants": variants, "recipes": recipes, "splits": {},
+                              "machine": machine()}
     for split in splits:
         scored = {name: score(folder, args.data, split, args.work / name / split) for name, folder in folders.items()}
         first = next(iter(scored.values()))
@@ -167,7 +204,8 @@ def main(argv: list[str] | None = None) -> None:
                                                 for ref in REFERENCES}, "variants": {}}
         classes = load_class_map(args.data, load_split(args.data, split).sequences)
         rows = {name: object_rows(args.work / name / split, classes) for name in folders}
-        replicates = bootstrap([per_sequence(r) for r in rows.values()])
+        sums = {name: per_sequence(r) for name, r in rows.items()}
+        replicates = bootstrap(list(sums.values()))
         novel = split == "test_novel_class"
         novel_sums = [per_sequence(r, only_novel=True) for r in rows.values()] if novel else None
         for v, name in enumerate(folders):
@@ -181,6 +219,8 @@ def main(argv: list[str] | None = None) -> None:
                 result["novel_targets_p-mIoU"] = round(100 * total[2] / max(total[3], 1), 1)
                 result["novel_targets_visible"] = int(total[3])
             entry["variants"][name] = result
+        if recipes:
+            entry["recipes"] = recipe_intervals(recipes, sums)
         report["splits"][split] = entry
     report["cost"] = {name: cost(name, Path(variants[name]), folder, args.threads, args.runs)
                       for name, folder in folders.items()}
@@ -233,6 +273,18 @@ def markdown(report: dict[str, Any]) -> str:
         for ref, r in entry["references"].items():
             lines.append(f"| *{ref}* | {r['p-mIoU']} | {r['n-mIoU']} | {r['gIoU']} | {r['Acc']} | | | | |")
         lines.append("")
+        if "recipes" in entry:
+            lines += ["Recipes over their seeds (pooled; 95% seeds x clips bootstrap; differences paired by seed "
+                      "against the first recipe):", "",
+                      "| recipe | seeds | gIoU | gIoU 95% | gIoU diff | its 95% | p-mIoU | p-mIoU 95% | p-mIoU diff "
+                      "| its 95% |",
+                      "|---|---|---|---|---|---|---|---|---|---|"]
+            for name, r in entry["recipes"].items():
+                lines.append(f"| {name} | {', '.join(r['seeds'])} | {r['gIoU']} | {r['gIoU_95']} | "
+                             f"{r.get('gIoU_diff_vs_first', '')} | {r.get('gIoU_diff_vs_first_95', '')} | "
+                             f"{r['p-mIoU']} | {r['p-mIoU_95']} | {r.get('p-mIoU_diff_vs_first', '')} | "
+                             f"{r.get('p-mIoU_diff_vs_first_95', '')} |")
+            lines.append("")
     lines += [f"## CPU cost ({m.get('cpu', '')}; flags {m.get('isa', m.get('cpu_flags', ''))})", "",
               "| variant | input | encoder | GFLOP / frame (K = 4) | predict p50 ms | p90 ms | threads |",
               "|---|---|---|---|---|---|---|"]
