@@ -19,7 +19,7 @@ def checkpoint_segmenter(checkpoint: Path | str, threads: int | None = None, dev
                          vocabulary: tuple[str, ...] | None = None) -> Segmenter:
     """A :class:`Segmenter` for ``checkpoint`` (unfitted gate; ``vocabulary`` as an export's ``--vocabulary``)."""
     runner = TorchBackend.from_checkpoint(Path(checkpoint), device=device, threads=threads)
-    contract = checkpoint_contract(*runner.input_size, vocabulary, runner.name_embedding)
+    contract = checkpoint_contract(*runner.input_size, vocabulary, runner.config.name_embedding)
     graphs = processing_graphs(*runner.input_size)
     text = PromptEmbedder(contract.text_encoder, contract.text_encoder.path(Path(checkpoint).parent),
                           deployment_tokenizer_json(contract.text_encoder.max_length), threads)

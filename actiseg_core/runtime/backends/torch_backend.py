@@ -30,8 +30,8 @@ class TorchBackend:
         self.torch = torch
         self.device = torch.device(device)
         self.graph = InferenceGraph(segmenter.eval()).eval()
+        self.config = segmenter.config  # the ModelConfig: an in-memory export builds its contract from it
         self.input_size = (segmenter.config.input_height, segmenter.config.input_width)
-        self.name_embedding = segmenter.config.name_embedding
         self.source: dict[str, object] = {}  # training step, data hash, learner of a loaded checkpoint
         self.name = "torch"
         self.description = f"torch {torch.__version__} eager on {self.device}"
