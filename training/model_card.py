@@ -22,15 +22,17 @@ from actiseg_core.cli_util import OneLineParser, positive_int, run_command
 from actiseg_core.data.layout import atomic_write_bytes
 from actiseg_core.metrics import HIGHER_IS_BETTER, METRIC_COLUMNS
 from actiseg_core.model.checkpoint import load_checkpoint, model_from_checkpoint
+from actiseg_core.model.segmenter import ActiveObjectSegmenter
 
 PROG = "training.model_card"
 
 
-def eager_latency_ms(model: torch.nn.Module, height: int, width: int, queries: int, repeats: int) -> dict[str, float]:
+def eager_latency_ms(model: ActiveObjectSegmenter, queries: int, repeats: int) -> dict[str, float]:
     """p50 / p90 of one frame through torch eager on the CPU: image encoder once, then K queries decoded."""
     model.eval()
-    images = torch.rand(1, 3, height, width)
-    text = torch.nn.functional.normalize(torch.randn(queries, 384), dim=1)
+    config = model.config
+    images = torch.rand(1, 3, config.input_height, config.input_width)
+    text = torch.nn.functional.normalize(torch.randn(queries, config.query_text_dim), dim=1)
     times = []
     with torch.inference_mode():
         for run in range(repeats + 3):
@@ -95,7 +97,7 @@ def write_card(model_path: Path, metrics_path: Path, log_path: Path, command: st
         last_row = list(csv.DictReader(handle))[-1]
     config, train_cfg = model.config, checkpoint.get("config", {})
     torch.set_num_threads(2)
-    latency = eager_latency_ms(model, config.input_height, config.input_width, 4, repeats)
+    latency = eager_latency_ms(model, 4, repeats)
     parameters = sum(p.numel() for p in model.parameters())
     minutes, cores = float(last_row["elapsed_s"]) / 60, os.cpu_count()
     size_mb = model_path.stat().st_size / 2**20
