@@ -31,6 +31,7 @@ for folder in default_int8 default; do  # the int8 folder's record is benchmarks
   python benchmarks/density_fit.py --model "models/$folder" --data "$data" --split train --out "$out" --write-model
   python benchmarks/gate_fit.py --model "models/$folder" --data "$data" --fit-split val "${reports[@]}" \
     --max-unsafe-go-bound 0.05 --ood-quantile 0.98 --min-name-familiarity 0.9 --out "$out" --name gate --write-model
+  python benchmarks/gate_clips.py --record "$out/gate.json" --out "$out"  # the same figures with clips as units
 done
 python -m training.model_card --model models/default/model.pt --metrics "$run/eval_val/metrics.json" \
   --log "$run/log.csv" --out models/default/MODEL_CARD.md \

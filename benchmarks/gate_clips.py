@@ -1,0 +1,101 @@
+"""The gate's unsafe-GO rate counted by clip as well as by frame, from a ``gate_fit.py`` record.
+
+    python benchmarks/gate_clips.py [--record benchmarks/results/gate.json] [--out benchmarks/results]
+
+The gate's promise is a one-sided 95% Clopper-Pearson bound on the unsafe-GO rate, and that bound treats every GO
+frame as an independent draw. Frames of one clip are not independent: a clip the model gets wrong tends to be
+wrong, and GO, on many of its frames at once. Counting by clip (a clip is unsafe when any of its GO frames is a
+failure) gives a bound that holds when clips, not frames, are the independent units. With no unsafe clip, a 5%
+bound needs at least ``ceil(log 0.05 / log 0.95)`` = 59 GO clips: the size a calibration split needs for the promise
+to be kept at the clip level. Reads the per-frame records (sequence, failure, GO) of every split of the record;
+writes ``gate_clips.{json,md,png}`` to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from actiseg_core.evaluation.figures import Rate  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+BOUND = 0.05
+
+
+def clips_needed(bound: float = BOUND, confidence: float = 0.95) -> int:
+    """The fewest GO units with no unsafe one whose one-sided Clopper-Pearson upper bound is <= ``bound``."""
+    return math.ceil(math.log(1.0 - confidence) / math.log(1.0 - bound))
+
+
+def split_figures(frames: list[dict[str, Any]]) -> dict[str, Any]:
+    """Unsafe GO by frame and by clip (with their 95% upper bounds) and the most unsafe GOs one clip gave."""
+    go = [f for f in frames if f["go"] and f["p_iou"] is not None]
+    unsafe = [f for f in go if f["failure"]]
+    go_clips = {f["sequence"] for f in go}
+    per_clip = {clip: sum(f["sequence"] == clip for f in unsafe) for clip in go_clips}
+    unsafe_clips = sorted(clip for clip, count in per_clip.items() if count)
+    by_frame, by_clip = Rate(len(unsafe), len(go)), Rate(len(unsafe_clips), len(go_clips))
+    return {"go_frames": len(go), "unsafe_frames": len(unsafe), "frame_bound": round(by_frame.upper_bound(), 4),
+            "go_clips": len(go_clips), "unsafe_clips": len(unsafe_clips), "clip_bound": round(by_clip.upper_bound(), 4),
+            "clips": len({f["sequence"] for f in frames}), "most_unsafe_in_one_clip": max(per_clip.values(), default=0),
+            "unsafe_clip_names": unsafe_clips}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--record", type=Path, default=RESULTS / "gate.json", help="a gate_fit.py NAME.json")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if not args.record.is_file():
+        parser.error(f"no gate_fit record at {args.record}")
+    record = json.loads(args.record.read_text())
+    report = {"record": str(args.record), "model": record["model"], "fit_split": record["fit_split"],
+              "clips_needed_for_bound": clips_needed(),
+              "splits": {split: split_figures(frames) for split, frames in record["frames"].items()}}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "gate_clips.json").write_text(json.dumps(report, indent=1))
+    (args.out / "gate_clips.md").write_text(markdown(report))
+    plot(report, args.out / "gate_clips.png")
+    print(markdown(report))
+
+
+def markdown(report: dict[str, Any]) -> str:
+    lines = ["# Unsafe GO by frame and by clip", "",
+             f"`benchmarks/gate_clips.py` on `{report['record']}` (model `{report['model']}`, gate fitted on "
+             f"{report['fit_split']}). A clip is unsafe when any of its GO frames fails (frame p-IoU < 0.5). Bounds: "
+             "one-sided 95% Clopper-Pearson; the frame bound assumes independent frames, the clip bound independent "
+             f"clips. With no unsafe clip, a bound <= {BOUND} needs >= {report['clips_needed_for_bound']} GO clips.",
+             "", "| split | clips | GO frames | unsafe | frame bound | GO clips | unsafe clips | clip bound | "
+             "most unsafe GOs in one clip |", "|---|---|---|---|---|---|---|---|---|"]
+    for split, s in report["splits"].items():
+        lines.append(f"| {split} | {s['clips']} | {s['go_frames']} | {s['unsafe_frames']} | {s['frame_bound']} | "
+                     f"{s['go_clips']} | {s['unsafe_clips']} | {s['clip_bound']} | {s['most_unsafe_in_one_clip']} |")
+    return "\n".join(lines + ["", "![by frame and by clip](gate_clips.png)", ""])
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    splits = list(report["splits"])
+    figure, axis = plt.subplots(figsize=(7, 3.6))
+    for offset, (key, label) in zip((-0.2, 0.2), (("frame_bound", "by frame"), ("clip_bound", "by clip")),
+                                    strict=True):
+        axis.bar([i + offset for i in range(len(splits))], [report["splits"][s][key] for s in splits], 0.4,
+                 label=label)
+    axis.axhline(BOUND, color="black", linestyle="--", label=f"promise ({BOUND})")
+    axis.set_xticks(range(len(splits)), [s.replace("test_", "") for s in splits])
+    axis.set(ylabel="unsafe-GO 95% upper bound", ylim=(0, 1), title="Unsafe GO: frames vs clips as the units")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+if __name__ == "__main__":
+    main()
