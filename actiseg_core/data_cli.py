@@ -122,8 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument(
         "--split",
         required=True,
-        help="v1: train, val, test; v2: train, val, test, test_novel_class, test_novel_robot, test_cross_renderer; "
-        "or all (every split of the version at its default size)",
+        help="v1: train, val, test; v2: train, val, test, test_novel_class, test_novel_robot, test_cross_renderer, "
+        "calib; or all (every split of the version at its default size)",
     )
     render.add_argument(
         "--clips", type=positive_int, help="clips (sequences); default: v1 train 150, val / test 30; v2 see README"

@@ -18,7 +18,7 @@ from actiseg_core.data.sim.episode_v2 import HARD_NEGATIVE_SHARE, sample_episode
 from actiseg_core.data.sim.splits_v2 import HELD_OUT_ROBOTS, SPLIT_CODES, is_novel, leaks, novel_names, pool
 from actiseg_core.errors import ActiSegError
 
-TRAINING_SPLITS = ("train", "val", "test", "test_novel_robot")
+TRAINING_SPLITS = ("train", "val", "test", "calib", "test_novel_robot")
 
 
 def _classes() -> dict[int, set[str]]:
@@ -71,10 +71,16 @@ def test_pools_hold_nothing_held_out(split: str) -> None:
 
 def test_val_and_test_pairs_are_unseen_combinations() -> None:
     train = set(pool("train").pairs)
-    for split in ("val", "test", "test_novel_class"):
+    for split in ("val", "test", "test_novel_class", "calib"):
         pairs = set(pool(split).pairs)
         assert pairs and not pairs & train
         assert {r for r, _ in pairs} <= {r for r, _ in train}  # each robot seen alone
+
+
+def test_calib_draws_as_val_does_but_other_clips() -> None:
+    assert pool("calib") == pool("val")
+    calib, val = (sample_episode_v2(np.random.default_rng([0, SPLIT_CODES[s], 3]), s) for s in ("calib", "val"))
+    assert calib.spec != val.spec
 
 
 def _record(split: str, index: int) -> Sequence:
@@ -93,7 +99,7 @@ def _record(split: str, index: int) -> Sequence:
 
 
 def test_sampled_training_episodes_do_not_leak() -> None:
-    records = [_record(split, i) for split in ("train", "val") for i in range(150)]
+    records = [_record(split, i) for split in ("train", "val", "calib") for i in range(150)]
     assert leaks(records) == []
     novel = [_record("test_novel_class", i) for i in range(40)]
     assert leaks(novel), "the leak check must see held-out classes"

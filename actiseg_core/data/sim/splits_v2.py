@@ -4,6 +4,9 @@
   texture) pairs of the training partition;
 - ``val`` and ``test``: seen classes and embodiments in the held-out pairs (unseen combinations, as v1's val);
   ``test`` is the in-domain test split final tables are reported on once, ``val`` the one designs are chosen on;
+- ``calib``: drawn as ``val`` is, for the GO / NO-GO gate's calibration: many clips, because frames of one clip
+  are correlated and a bound that treats clips as the independent units needs >= 59 GO clips for a 5% promise
+  (``benchmarks/gate_clips.py``), more than ``val``'s 60 clips can give;
 - ``test_novel_class``: targets and destinations from the novel classes, distractors from any class;
 - ``test_novel_robot``: seen classes, only the embodiments of :data:`HELD_OUT_ROBOTS`;
 - ``test_cross_renderer``: the same kinds of scenes rendered with pybullet (:mod:`bullet`), seen classes.
@@ -27,8 +30,9 @@ SPLIT_CODES: dict[str, int] = {
     "test_novel_class": 103,
     "test_novel_robot": 104,
     "test_cross_renderer": 105,
+    "calib": 106,
 }
-# Default sizes at 10 frames per clip: 6,000 train frames, 600 val, 300 per test split.
+# Default sizes at 10 frames per clip: 6,000 train frames, 600 val, 300 per test split, 3,000 calib.
 DEFAULT_CLIPS: dict[str, int] = {
     "train": 600,
     "val": 60,
@@ -36,6 +40,7 @@ DEFAULT_CLIPS: dict[str, int] = {
     "test_novel_class": 30,
     "test_novel_robot": 30,
     "test_cross_renderer": 30,
+    "calib": 300,
 }
 HELD_OUT_ROBOTS: tuple[str, ...] = ("vx300s", "ur5e_fourier_hand")  # an unseen arm family, an unseen hand
 _HELD_OUT_PERIOD = 5
@@ -71,7 +76,7 @@ def pool(split: str) -> SplitPool:
     """The split's pool (see the module docstring); deterministic, in catalog order."""
     split_code(split)
     robots = HELD_OUT_ROBOTS if split == "test_novel_robot" else seen_robots()
-    held_out_pairs = split in ("val", "test", "test_novel_class")
+    held_out_pairs = split in ("val", "test", "test_novel_class", "calib")
     pairs = tuple(
         (robot, table)
         for r, robot in enumerate(robots)
