@@ -5,7 +5,8 @@
 The gate's promise is a one-sided 95% Clopper-Pearson bound on the unsafe-GO rate, and that bound treats every GO
 frame as an independent draw. Frames of one clip are not independent: a clip the model gets wrong tends to be
 wrong, and GO, on many of its frames at once. Counting by clip (a clip is unsafe when any of its GO frames is a
-failure) gives a bound that holds when clips, not frames, are the independent units. With no unsafe clip, a 5%
+failure; :class:`actiseg_core.evaluation.figures.GateFigures`' clip rate, the one ``gate_fit.py --bound-unit clip``
+bounds) gives a bound that holds when clips, not frames, are the independent units. With no unsafe clip, a 5%
 bound needs at least ``ceil(log 0.05 / log 0.95)`` = 59 GO clips: the size a calibration split needs for the promise
 to be kept at the clip level. Reads the per-frame records (sequence, failure, GO) of every split of the record;
 writes ``gate_clips.{json,md,png}`` to ``--out``.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from actiseg_core.evaluation.figures import Rate  # noqa: E402
+from actiseg_core.evaluation.figures import GateFigures  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 BOUND = 0.05
@@ -36,17 +38,17 @@ def clips_needed(bound: float = BOUND, confidence: float = 0.95) -> int:
 
 
 def split_figures(frames: list[dict[str, Any]]) -> dict[str, Any]:
-    """Unsafe GO by frame and by clip (with their 95% upper bounds) and the most unsafe GOs one clip gave."""
-    go = [f for f in frames if f["go"] and f["p_iou"] is not None]
-    unsafe = [f for f in go if f["failure"]]
-    go_clips = {f["sequence"] for f in go}
-    per_clip = {clip: sum(f["sequence"] == clip for f in unsafe) for clip in go_clips}
-    unsafe_clips = sorted(clip for clip, count in per_clip.items() if count)
-    by_frame, by_clip = Rate(len(unsafe), len(go)), Rate(len(unsafe_clips), len(go_clips))
-    return {"go_frames": len(go), "unsafe_frames": len(unsafe), "frame_bound": round(by_frame.upper_bound(), 4),
-            "go_clips": len(go_clips), "unsafe_clips": len(unsafe_clips), "clip_bound": round(by_clip.upper_bound(), 4),
-            "clips": len({f["sequence"] for f in frames}), "most_unsafe_in_one_clip": max(per_clip.values(), default=0),
-            "unsafe_clip_names": unsafe_clips}
+    """Unsafe GO by frame and by clip (:class:`GateFigures`, with their 95% upper bounds) and the most unsafe GOs
+    one clip gave."""
+    p_iou = [math.nan if f["p_iou"] is None else f["p_iou"] for f in frames]
+    figures = GateFigures.from_arrays([f["go"] for f in frames], p_iou, [f["sequence"] for f in frames])
+    by_frame, by_clip = figures.unsafe_go, figures.unsafe_go_clips
+    assert by_clip is not None
+    unsafe = Counter(f["sequence"] for f in frames if f["go"] and f["failure"])
+    return {"go_frames": by_frame.of, "unsafe_frames": by_frame.count, "frame_bound": round(by_frame.upper_bound(), 4),
+            "go_clips": by_clip.of, "unsafe_clips": by_clip.count, "clip_bound": round(by_clip.upper_bound(), 4),
+            "clips": len({f["sequence"] for f in frames}), "most_unsafe_in_one_clip": max(unsafe.values(), default=0),
+            "unsafe_clip_names": sorted(unsafe)}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -91,6 +91,10 @@ class Split:
     def p_iou(self) -> np.ndarray:
         return np.array([frame.p_iou for frame in self.frames], np.float64)
 
+    @property
+    def sequences(self) -> list[str]:
+        return [frame.sequence for frame in self.frames]
+
     def column(self, name: str) -> np.ndarray:
         key = "area_fraction" if name == "area_fraction_max" else name
         return np.array([math.nan if f.features is None else getattr(f.features, key) for f in self.frames])
@@ -122,7 +126,7 @@ def flags(split: Split, thresholds: dict[str, float]) -> np.ndarray:
 
 
 def figures_at(split: Split, thresholds: dict[str, float]) -> GateFigures:
-    return GateFigures.from_arrays(~flags(split, thresholds), split.p_iou)
+    return GateFigures.from_arrays(~flags(split, thresholds), split.p_iou, split.sequences)
 
 
 def precision_recall(figures: GateFigures) -> tuple[float, float]:
@@ -176,7 +180,7 @@ def _next_thresholds(values: np.ndarray, direction: str, flagged: np.ndarray, fa
 
 
 def choose(walk: list[dict[str, float]], split: Split, target_recall: float, min_precision: float,
-           max_unsafe_bound: float | None = None) -> int:
+           max_unsafe_bound: float | None = None, bound_unit: str = "frame") -> int:
     """The walk step with the highest recall whose precision is still >= ``min_precision`` (safety first: a missed
     failure can crash the arm, a false NO-GO costs a frame); if none reaches ``target_recall`` that way, the most
     precise step that does; failing both, the highest-recall step.
@@ -184,10 +188,12 @@ def choose(walk: list[dict[str, float]], split: Split, target_recall: float, min
     With ``max_unsafe_bound``: instead, the most available step whose one-sided 95% Clopper-Pearson upper bound on
     the unsafe-GO rate is <= it (a finite-sample promise on the fit split), else the step with the lowest bound. A
     step that says GO on no frame of the fit split makes no unsafe GO there (bound 0): it is the choice when no
-    step that does say GO keeps the promise."""
+    step that does say GO keeps the promise. ``bound_unit`` "clip" bounds the unsafe-GO clip rate instead
+    (clips, not frames, as the independent draws: :mod:`actiseg_core.evaluation.figures`)."""
     if max_unsafe_bound is not None:
         figures = [figures_at(split, t) for t in walk]
-        bounds = [f.unsafe_go.upper_bound() if f.unsafe_go.of else 0.0 for f in figures]
+        rates = [f.unsafe_go_clips if bound_unit == "clip" else f.unsafe_go for f in figures]
+        bounds = [rate.upper_bound() if rate.of else 0.0 for rate in rates]
         promised = [i for i, bound in enumerate(bounds) if bound <= max_unsafe_bound]
         if promised:
             return max(promised, key=lambda i: (figures[i].availability.value or 0.0, -bounds[i], -i))
@@ -217,7 +223,7 @@ def gate_verdicts(split: Split, config: GateConfig) -> np.ndarray:
 
 
 def gate_figures(split: Split, config: GateConfig) -> GateFigures:
-    return GateFigures.from_arrays(gate_verdicts(split, config), split.p_iou)
+    return GateFigures.from_arrays(gate_verdicts(split, config), split.p_iou, split.sequences)
 
 
 def stored_thresholds(config: GateConfig) -> dict[str, float]:
@@ -255,7 +261,8 @@ def plot(walk: list[dict[str, float]], splits: list[Split], chosen: int, config:
 
 def fit(segmenter: Segmenter, data: Path, fit_split: str, report_splits: list[str], target_recall: float,
         min_precision: float, max_unsafe_bound: float | None = None, ood_quantile: float | None = None,
-        min_familiarity: float = 0.0) -> tuple[dict[str, Any], list[Split], list[dict[str, float]], GateConfig]:
+        min_familiarity: float = 0.0, bound_unit: str = "frame"
+        ) -> tuple[dict[str, Any], list[Split], list[dict[str, float]], GateConfig]:
     """Measure the splits, walk and choose on the fit split; returns the report, the splits, the walk and the
     chosen gate."""
     base = segmenter.contract.gate_config()
@@ -268,20 +275,21 @@ def fit(segmenter: Segmenter, data: Path, fit_split: str, report_splits: list[st
         split.fixed_no_go = np.array([f.features is None or bool(failed_checks(f.features, neutral(base)))
                                       for f in split.frames], bool)
     walk = greedy_walk(splits[0])
-    chosen = choose(walk, splits[0], target_recall, min_precision, max_unsafe_bound)
+    chosen = choose(walk, splits[0], target_recall, min_precision, max_unsafe_bound, bound_unit)
     config = dataclasses.replace(base, **config_fields(walk[chosen]))
     results = {split.name: {"frames": len(split.frames), "data_hash": split.data_hash,
                             **gate_figures(split, config).as_json()} for split in splits}
+    promised = "unsafe_go_clips" if bound_unit == "clip" else "unsafe_go_rate"
     report = {
         "data": data.name, "failure": failure_definition(), "fit_split": fit_split, "report_splits": report_splits,
         "target_recall": target_recall, "min_precision": min_precision, "max_unsafe_go_bound": max_unsafe_bound,
-        "ood_quantile": ood_quantile, "gate_config": {**config_fields(walk[chosen]), **caps}, "results": results,
+        "bound_unit": bound_unit, "ood_quantile": ood_quantile, "gate_config": {**config_fields(walk[chosen]), **caps},
+        "results": results,
         "walk": [{"thresholds": config_fields(t), **dict(zip(("precision", "recall"), precision_recall(
             figures_at(splits[0], t)), strict=True))} for t in walk],
         "chosen_step": chosen,
         "promise_met": None if max_unsafe_bound is None else bool(
-            not results[fit_split]["unsafe_go_rate"]["of"]
-            or results[fit_split]["unsafe_go_rate"]["upper95"] <= max_unsafe_bound),
+            not results[fit_split][promised]["of"] or results[fit_split][promised]["upper95"] <= max_unsafe_bound),
         "frames": {split.name: [_frame_record(frame, go) for frame, go in zip(
             split.frames, gate_verdicts(split, config), strict=True)] for split in splits},
     }
@@ -328,6 +336,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-unsafe-go-bound", type=float, default=None, metavar="B",
                         help="choose instead the most available step whose one-sided 95%% Clopper-Pearson upper "
                              "bound on the fit split's unsafe-GO rate is <= B (e.g. 0.05)")
+    parser.add_argument("--bound-unit", choices=("frame", "clip"), default="frame",
+                        help="what --max-unsafe-go-bound counts: frames, or clips (a clip is unsafe when one of its "
+                             "GO frames fails; frames of a clip are not independent)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--write-model", nargs="?", const="", default=None, metavar="DIR",
                         help="store the chosen gate in this model folder's contract (no DIR: the --model folder)")
@@ -338,7 +349,7 @@ def main(argv: list[str] | None = None) -> None:
     report_splits = args.report_split or ["test"]
     report, splits, walk, config = fit(segmenter, args.data, args.fit_split, report_splits, args.target_recall,
                                        args.min_precision, args.max_unsafe_go_bound, args.ood_quantile,
-                                       args.min_name_familiarity)
+                                       args.min_name_familiarity, args.bound_unit)
     provenance = machine()
     report = {"model": str(args.model), **report, "machine": provenance,
               "wall_s": round(time.perf_counter() - started, 1)}
@@ -348,7 +359,8 @@ def main(argv: list[str] | None = None) -> None:
             "by": "benchmarks/gate_fit.py", "fit_split": args.fit_split, "report_splits": report_splits,
             "data": args.data.name, "data_hash": {split.name: split.data_hash for split in splits},
             "target_recall": args.target_recall, "min_precision": args.min_precision,
-            "max_unsafe_go_bound": args.max_unsafe_go_bound, "failure": failure_definition(),
+            "max_unsafe_go_bound": args.max_unsafe_go_bound, "bound_unit": args.bound_unit,
+            "failure": failure_definition(),
             "commit": provenance["commit"], "results": report["results"],
             "segmenter_sha256": segmenter.model_dir.sha256(segmenter.model_dir.segmenter_path.name)})
         report["written_to"] = str(target)
@@ -365,7 +377,8 @@ def _rate(rate: dict[str, Any]) -> str:
 
 def _rule(report: dict[str, Any]) -> str:
     if report.get("max_unsafe_go_bound") is not None:
-        return (f"for the highest GO availability whose unsafe-GO 95% upper bound is <= "
+        unit = "clip" if report.get("bound_unit") == "clip" else "frame"
+        return (f"for the highest GO availability whose unsafe-GO 95% upper bound, counted by {unit}, is <= "
                 f"{report['max_unsafe_go_bound']}")
     return f"for the highest NO-GO recall (>= {report['target_recall']}) at precision >= {report['min_precision']}"
 
@@ -377,13 +390,14 @@ def markdown(report: dict[str, Any], name: str = "gate_fit") -> str:
              f"count in no rate); thresholds chosen on {report['fit_split']} {_rule(report)} "
              f"(`benchmarks/gate_fit.py`, commit {report['machine']['commit']}). Rates with their counts "
              "(count/of); the unsafe-GO rate's one-sided 95% Clopper-Pearson upper bound beside it.", "",
-             "| split | frames | true failures | GO | unsafe-GO rate | its 95% upper bound | GO availability | NO-GO | "
-             "NO-GO precision | NO-GO recall | no active object (GO) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| split | frames | true failures | GO | unsafe-GO rate | its 95% upper bound | unsafe GO by clip | "
+             "its 95% upper bound | GO availability | NO-GO | NO-GO precision | NO-GO recall | no active object (GO) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for split, r in report["results"].items():
         role = "fit" if split == report["fit_split"] else "held out"
         lines.append(f"| {split} ({role}) | {r['frames']} | {r['true_failures']} | {r['go']} | "
                      f"{_rate(r['unsafe_go_rate'])} | {Rate.from_json(r['unsafe_go_rate']).upper_bound():.3f} | "
+                     f"{_rate(r['unsafe_go_clips'])} | {Rate.from_json(r['unsafe_go_clips']).upper_bound():.3f} | "
                      f"{_rate(r['go_availability'])} | {r['no_go']} | "
                      f"{_rate(r['no_go_precision'])} | {_rate(r['no_go_recall'])} | "
                      f"{r['without_target']['frames']} ({r['without_target']['go']}) |")

@@ -285,6 +285,19 @@ def test_rates_carry_exact_clopper_pearson_bounds() -> None:
     assert Rate(0, 0).interval() is None and Rate(0, 0).upper_bound() == 1.0
 
 
+def test_the_clip_rate_counts_a_clip_once_however_many_of_its_go_frames_fail() -> None:
+    go = [True, True, True, False, True]
+    p_iou = [0.1, 0.2, 0.9, 0.1, math.nan]  # clip a: two unsafe GOs; b: a good GO; c: a NO-GO; d: GO, no target
+    figures = GateFigures.from_arrays(go, p_iou, ["a", "a", "b", "c", "d"])
+    assert (figures.unsafe_go.count, figures.unsafe_go.of) == (2, 3)
+    assert (figures.unsafe_go_clips.count, figures.unsafe_go_clips.of) == (1, 2)
+    assert figures.as_json()["unsafe_go_clips"]["upper95"] == round(figures.unsafe_go_clips.upper_bound(), 4)
+    assert "by clip, unsafe GO 0.500 (1/2)" in figures.summary()
+    assert GateFigures.from_arrays(go, p_iou).unsafe_go_clips is None
+    with pytest.raises(ValueError):
+        GateFigures.from_arrays(go, p_iou, ["a"])
+
+
 def test_rates_without_a_population_are_undefined_not_zero() -> None:
     figures = GateFigures.from_arrays([False, False], [0.9, math.nan])  # no GO at all, no failure
     assert figures.unsafe_go.value is None and figures.unsafe_go.of == 0

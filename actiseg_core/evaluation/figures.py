@@ -11,7 +11,10 @@ Over the frames with a target:
   failing frames.
 
 Each rate carries its exact (Clopper-Pearson) 95% interval, and the unsafe-GO rate also its one-sided 95% upper
-bound: what a calibration can promise about a rate measured on a few hundred frames.
+bound: what a calibration can promise about a rate measured on a few hundred frames. That bound treats frames as
+independent draws, and frames of one clip are not (a clip the model gets wrong tends to be GO and wrong on many
+frames). Where the frames' clips are known, the **unsafe-GO clip rate** counts clips instead: clips with a failing
+GO frame among the clips with a GO frame, whose bound holds when clips are the independent units.
 """
 
 from __future__ import annotations
@@ -83,10 +86,12 @@ class GateFigures:
     availability: Rate
     no_go_precision: Rate
     no_go_recall: Rate
+    unsafe_go_clips: Rate | None = None  # None where the frames' clips are not known
 
     @classmethod
-    def from_arrays(cls, go: ArrayLike, p_iou: ArrayLike) -> GateFigures:
-        """From per-frame verdicts (bool, True = GO) and p-IoUs (NaN = no active object) of frames with a verdict."""
+    def from_arrays(cls, go: ArrayLike, p_iou: ArrayLike, sequences: ArrayLike | None = None) -> GateFigures:
+        """From per-frame verdicts (bool, True = GO) and p-IoUs (NaN = no active object) of frames with a verdict;
+        with ``sequences`` (each frame's clip) also the unsafe-GO clip rate."""
         go = np.asarray(go, bool)
         p_iou = np.asarray(p_iou, np.float64)
         if go.shape != p_iou.shape or go.ndim != 1:
@@ -95,27 +100,37 @@ class GateFigures:
         failure = failing(p_iou)
         good = target & ~failure
         no_go = ~go
+        clips = None
+        if sequences is not None:
+            sequences = np.asarray(sequences, str)
+            if sequences.shape != go.shape:
+                raise ValueError(f"sequences {sequences.shape} must be as long as go {go.shape}")
+            clips = Rate(len(set(sequences[go & failure])), len(set(sequences[go & target])))
         return cls(
             verdicts=int(go.size), go=int(go.sum()), no_go=int(no_go.sum()), failures=int(failure.sum()),
             good=int(good.sum()), without_target=int((~target).sum()), without_target_go=int((go & ~target).sum()),
             unsafe_go=Rate(int((go & failure).sum()), int((go & target).sum())),
             availability=Rate(int((go & good).sum()), int(good.sum())),
             no_go_precision=Rate(int((no_go & failure).sum()), int((no_go & target).sum())),
-            no_go_recall=Rate(int((no_go & failure).sum()), int(failure.sum())),
+            no_go_recall=Rate(int((no_go & failure).sum()), int(failure.sum())), unsafe_go_clips=clips,
         )
 
     @classmethod
     def from_frames(cls, frames: Iterable[FrameScore]) -> GateFigures:
         """From scored frames; frames without a verdict (unanswered, or no gate) are left out."""
         judged = [frame for frame in frames if frame.go is not None]
-        return cls.from_arrays([frame.go for frame in judged], [frame.p_iou for frame in judged])
+        return cls.from_arrays([frame.go for frame in judged], [frame.p_iou for frame in judged],
+                               [frame.sequence for frame in judged])
 
     def as_json(self) -> dict[str, Any]:
-        return {"failure": failure_definition(), "verdicts": self.verdicts, "go": self.go, "no_go": self.no_go,
-                "true_failures": self.failures, "good_frames": self.good,
-                "without_target": {"frames": self.without_target, "go": self.without_target_go},
-                "unsafe_go_rate": {**self.unsafe_go.as_json(), "upper95": round(self.unsafe_go.upper_bound(), 4)},
-                "go_availability": self.availability.as_json(),
+        figures = {"failure": failure_definition(), "verdicts": self.verdicts, "go": self.go, "no_go": self.no_go,
+                   "true_failures": self.failures, "good_frames": self.good,
+                   "without_target": {"frames": self.without_target, "go": self.without_target_go},
+                   "unsafe_go_rate": {**self.unsafe_go.as_json(), "upper95": round(self.unsafe_go.upper_bound(), 4)}}
+        if self.unsafe_go_clips is not None:
+            figures["unsafe_go_clips"] = {**self.unsafe_go_clips.as_json(),
+                                          "upper95": round(self.unsafe_go_clips.upper_bound(), 4)}
+        return {**figures, "go_availability": self.availability.as_json(),
                 "no_go_precision": self.no_go_precision.as_json(), "no_go_recall": self.no_go_recall.as_json()}
 
     def summary(self) -> str:
@@ -124,6 +139,8 @@ class GateFigures:
                 f"{self.unsafe_go.upper_bound():.3f}), GO availability "
                 f"{self.availability}, NO-GO precision {self.no_go_precision}, recall {self.no_go_recall} "
                 f"(failure: {failure_definition()})")
+        if self.unsafe_go_clips is not None:
+            line += (f"; by clip, unsafe GO {self.unsafe_go_clips} (bound {self.unsafe_go_clips.upper_bound():.3f})")
         if self.without_target:
             line += f"; {self.without_target} frames without an active object ({self.without_target_go} GO)"
         return line
