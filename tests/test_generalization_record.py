@@ -27,7 +27,8 @@ def test_a_model_against_itself_differs_by_exactly_zero(tiny_export, tmp_path) -
     assert a["gIoU_95"][0] <= a["gIoU"] <= a["gIoU_95"][1]
     one, other = val["recipes"]["one"], val["recipes"]["other"]
     assert one["gIoU"] == a["gIoU"] and other["gIoU_diff_vs_first_95"] == [0.0, 0.0]
-    assert other["p-mIoU_diff_vs_first"] == 0.0 and "gIoU_diff_vs_first" not in one
+    assert other["gIoU_diff_vs_first"] == 0.0 and "gIoU_diff_vs_first" not in one
+    assert other["p-mIoU"] == one["p-mIoU"] == a["p-mIoU"] and "p-mIoU_diff_vs_first" not in other
     assert report["cost"]["a"]["gflop_k4"] > 0 and report["cost"]["a"]["predict_ms_p50"] > 0
     assert (out / "generalization.png").stat().st_size and "## val" in (out / "generalization.md").read_text()
     stamp = tmp_path / "work" / "a" / "val" / "segmenter.sha256"
