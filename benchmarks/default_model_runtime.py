@@ -14,7 +14,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from provenance import machine
+from provenance import machine, write_record
 
 from actiseg_core.evaluation.cli import evaluate
 from actiseg_core.metrics import METRIC_COLUMNS
@@ -66,9 +66,7 @@ def main() -> None:
             data_hash = report["data_hash"]
     report = {"split": "val", "data_hash": data_hash, "model_card": card["results"]["model"], "runtime": runtime,
               "machine": machine()}
-    (args.out / "default_model_runtime.json").write_text(json.dumps(report, indent=1))
-    (args.out / "default_model_runtime.md").write_text(markdown(report))
-    print(markdown(report))
+    write_record(args.out, "default_model_runtime", report, markdown(report))
 
 
 if __name__ == "__main__":

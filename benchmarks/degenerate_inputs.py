@@ -12,12 +12,11 @@ itself once as the control. Writes ``degenerate_inputs.json`` and ``.md``.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFilter
-from provenance import machine
+from provenance import machine, write_record
 
 from actiseg_core.data.loader import ActionVOSDataset
 from actiseg_core.runtime import Segmenter
@@ -96,9 +95,7 @@ def main() -> None:
               "candidates": names, "machine": machine(),
               "folders": {str(folder.relative_to(REPO)): verdicts(folder, frame, ref.sequence.narration, names)
                           for folder in FOLDERS}}
-    (args.out / "degenerate_inputs.json").write_text(json.dumps(report, indent=1))
-    (args.out / "degenerate_inputs.md").write_text(markdown(report))
-    print(markdown(report))
+    write_record(args.out, "degenerate_inputs", report, markdown(report))
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from provenance import machine, write_record  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
 
 from actiseg_core.evaluation.figures import GateFigures  # noqa: E402
 
@@ -61,17 +62,15 @@ def main(argv: list[str] | None = None) -> None:
     record = json.loads(args.record.read_text())
     report = {"record": str(args.record), "model": record["model"], "fit_split": record["fit_split"],
               "clips_needed_for_bound": clips_needed(),
-              "splits": {split: split_figures(frames) for split, frames in record["frames"].items()}}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "gate_clips.json").write_text(json.dumps(report, indent=1))
-    (args.out / "gate_clips.md").write_text(markdown(report))
-    plot(report, args.out / "gate_clips.png")
-    print(markdown(report))
+              "splits": {split: split_figures(frames) for split, frames in record["frames"].items()},
+              "machine": machine()}
+    write_record(args.out, "gate_clips", report, markdown(report), lambda path: plot(report, path))
 
 
 def markdown(report: dict[str, Any]) -> str:
     lines = ["# Unsafe GO by frame and by clip", "",
-             f"`benchmarks/gate_clips.py` on `{report['record']}` (model `{report['model']}`, gate fitted on "
+             f"`benchmarks/gate_clips.py` (commit {report['machine']['commit']}) on `{report['record']}` (model "
+             f"`{report['model']}`, gate fitted on "
              f"{report['fit_split']}). A clip is unsafe when any of its GO frames fails (frame p-IoU < 0.5). Bounds: "
              "one-sided 95% Clopper-Pearson; the frame bound assumes independent frames, the clip bound independent "
              f"clips. With no unsafe clip, a bound <= {BOUND} needs >= {report['clips_needed_for_bound']} GO clips.",

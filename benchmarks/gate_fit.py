@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import time
 from pathlib import Path
@@ -40,7 +39,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from provenance import machine  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
+from provenance import machine, write_record  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
 
 from actiseg_core.contract import write_gate  # noqa: E402
 from actiseg_core.data.split_info import load_split, split_hash  # noqa: E402
@@ -179,6 +178,14 @@ def _next_thresholds(values: np.ndarray, direction: str, flagged: np.ndarray, fa
     return sorted(set(candidates))
 
 
+def promised_rate(figures: GateFigures, bound_unit: str) -> Rate:
+    """The unsafe-GO rate a ``--max-unsafe-go-bound`` promise is about: by frame, or by clip."""
+    rate = figures.unsafe_go_clips if bound_unit == "clip" else figures.unsafe_go
+    if rate is None:
+        raise ValueError("a clip-level bound needs each frame's clip")
+    return rate
+
+
 def choose(walk: list[dict[str, float]], split: Split, target_recall: float, min_precision: float,
            max_unsafe_bound: float | None = None, bound_unit: str = "frame") -> int:
     """The walk step with the highest recall whose precision is still >= ``min_precision`` (safety first: a missed
@@ -192,7 +199,7 @@ def choose(walk: list[dict[str, float]], split: Split, target_recall: float, min
     (clips, not frames, as the independent draws: :mod:`actiseg_core.evaluation.figures`)."""
     if max_unsafe_bound is not None:
         figures = [figures_at(split, t) for t in walk]
-        rates = [f.unsafe_go_clips if bound_unit == "clip" else f.unsafe_go for f in figures]
+        rates = [promised_rate(f, bound_unit) for f in figures]
         bounds = [rate.upper_bound() if rate.of else 0.0 for rate in rates]
         promised = [i for i, bound in enumerate(bounds) if bound <= max_unsafe_bound]
         if promised:
@@ -277,9 +284,10 @@ def fit(segmenter: Segmenter, data: Path, fit_split: str, report_splits: list[st
     walk = greedy_walk(splits[0])
     chosen = choose(walk, splits[0], target_recall, min_precision, max_unsafe_bound, bound_unit)
     config = dataclasses.replace(base, **config_fields(walk[chosen]))
+    figures = {split.name: gate_figures(split, config) for split in splits}
     results = {split.name: {"frames": len(split.frames), "data_hash": split.data_hash,
-                            **gate_figures(split, config).as_json()} for split in splits}
-    promised = "unsafe_go_clips" if bound_unit == "clip" else "unsafe_go_rate"
+                            **figures[split.name].as_json()} for split in splits}
+    promised = promised_rate(figures[fit_split], bound_unit)
     report = {
         "data": data.name, "failure": failure_definition(), "fit_split": fit_split, "report_splits": report_splits,
         "target_recall": target_recall, "min_precision": min_precision, "max_unsafe_go_bound": max_unsafe_bound,
@@ -289,7 +297,7 @@ def fit(segmenter: Segmenter, data: Path, fit_split: str, report_splits: list[st
             figures_at(splits[0], t)), strict=True))} for t in walk],
         "chosen_step": chosen,
         "promise_met": None if max_unsafe_bound is None else bool(
-            not results[fit_split][promised]["of"] or results[fit_split][promised]["upper95"] <= max_unsafe_bound),
+            not promised.of or round(promised.upper_bound(), 4) <= max_unsafe_bound),  # as upper95 is recorded
         "frames": {split.name: [_frame_record(frame, go) for frame, go in zip(
             split.frames, gate_verdicts(split, config), strict=True)] for split in splits},
     }
@@ -364,11 +372,8 @@ def main(argv: list[str] | None = None) -> None:
             "commit": provenance["commit"], "results": report["results"],
             "segmenter_sha256": segmenter.model_dir.sha256(segmenter.model_dir.segmenter_path.name)})
         report["written_to"] = str(target)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.name}.json").write_text(json.dumps(report, indent=1))
-    plot(walk, splits, report["chosen_step"], config, args.out / f"{args.name}.png")
-    (args.out / f"{args.name}.md").write_text(markdown(report, args.name))
-    print(markdown(report, args.name))
+    write_record(args.out, args.name, report, markdown(report, args.name),
+                 lambda path: plot(walk, splits, report["chosen_step"], config, path))
 
 
 def _rate(rate: dict[str, Any]) -> str:

@@ -36,7 +36,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from provenance import machine  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
+from provenance import machine, write_record  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
 
 from actiseg_core.data.classes import ClassMap, load_class_map  # noqa: E402
 from actiseg_core.data.sim.catalog_v2 import NOVEL_CLASSES  # noqa: E402
@@ -226,11 +226,7 @@ def main(argv: list[str] | None = None) -> None:
         report["splits"][split] = entry
     report["cost"] = {name: cost(name, Path(variants[name]), folder, args.threads, args.runs)
                       for name, folder in folders.items()}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "generalization.json").write_text(json.dumps(report, indent=1))
-    plot(report, args.out / "generalization.png")
-    (args.out / "generalization.md").write_text(markdown(report))
-    print(markdown(report))
+    write_record(args.out, "generalization", report, markdown(report), lambda path: plot(report, path))
 
 
 def plot(report: dict[str, Any], path: Path) -> None:

@@ -16,7 +16,6 @@ Writes ``latency.json``, ``latency.md`` and ``latency.png`` to ``--out`` (defaul
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from provenance import machine  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
+from provenance import machine, write_record  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
 from tqdm import tqdm  # noqa: E402
 
 from actiseg_core.errors import ActiSegError  # noqa: E402
@@ -118,11 +117,7 @@ def main() -> None:
               "threads": args.threads, "repeats": args.repeats, "rounds": args.rounds, "rows": rows,
               "unavailable": unavailable, "machine": machine(),
               "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "latency.json").write_text(json.dumps(report, indent=1))
-    (args.out / "latency.md").write_text(markdown(report))
-    plot(rows, args.out / "latency.png")
-    print(markdown(report))
+    write_record(args.out, "latency", report, markdown(report), lambda path: plot(rows, path))
 
 
 def markdown(report: dict[str, object]) -> str:

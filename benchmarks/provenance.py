@@ -1,11 +1,15 @@
-"""Where a benchmark number was measured: CPU, cores, Python and commit, written beside every result."""
+"""Where a benchmark number was measured (CPU, cores, Python and commit, written beside every result) and the
+files a result is written as: ``STEM.json``, ``STEM.md`` and, for results people compare, ``STEM.png``."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from actiseg_core.runtime.cpu import FAST_INT8_FLAGS, cpu_flags
 
@@ -19,3 +23,15 @@ def machine() -> dict[str, object]:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     return {"cpu": cpu, "isa": sorted(cpu_flags() & set(ISA_FLAGS)), "cores": os.cpu_count(),
             "python": platform.python_version(), "commit": commit}
+
+
+def write_record(out: Path, stem: str, report: dict[str, Any], text: str,
+                 plot: Callable[[Path], None] | None = None) -> None:
+    """``out/STEM.json`` (``report``), ``out/STEM.md`` (``text``) and, with ``plot``, ``out/STEM.png`` drawn by it;
+    ``text`` is printed too."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(report, indent=1))
+    (out / f"{stem}.md").write_text(text)
+    if plot is not None:
+        plot(out / f"{stem}.png")
+    print(text)

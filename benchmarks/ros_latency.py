@@ -29,7 +29,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from provenance import machine  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
+from provenance import machine, write_record  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
 
 from actiseg_core.stream import CAMERA_SILENT  # noqa: E402
 
@@ -145,11 +145,7 @@ def main() -> None:
     report = run(args)
     report["machine"] = machine()
     report["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "ros_latency.json").write_text(json.dumps(report, indent=1))
-    (args.out / "ros_latency.md").write_text(markdown(report))
-    plot(report, args.out / "ros_latency.png")
-    print(markdown(report))
+    write_record(args.out, "ros_latency", report, markdown(report), lambda path: plot(report, path))
 
 
 if __name__ == "__main__":

@@ -56,10 +56,12 @@ class Rate:
             return 1.0
         return float(beta.ppf(confidence, self.count + 1, self.of - self.count))
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, with_bound: bool = False) -> dict[str, Any]:
+        """Rate, counts and 95% interval; ``with_bound`` adds the one-sided 95% upper bound (``upper95``)."""
         value, interval = self.value, self.interval()
-        return {"rate": None if value is None else round(value, 4), "count": self.count, "of": self.of,
-                "ci95": None if interval is None else [round(bound, 4) for bound in interval]}
+        figures = {"rate": None if value is None else round(value, 4), "count": self.count, "of": self.of,
+                   "ci95": None if interval is None else [round(bound, 4) for bound in interval]}
+        return {**figures, "upper95": round(self.upper_bound(), 4)} if with_bound else figures
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Rate:
@@ -126,10 +128,9 @@ class GateFigures:
         figures = {"failure": failure_definition(), "verdicts": self.verdicts, "go": self.go, "no_go": self.no_go,
                    "true_failures": self.failures, "good_frames": self.good,
                    "without_target": {"frames": self.without_target, "go": self.without_target_go},
-                   "unsafe_go_rate": {**self.unsafe_go.as_json(), "upper95": round(self.unsafe_go.upper_bound(), 4)}}
+                   "unsafe_go_rate": self.unsafe_go.as_json(with_bound=True)}
         if self.unsafe_go_clips is not None:
-            figures["unsafe_go_clips"] = {**self.unsafe_go_clips.as_json(),
-                                          "upper95": round(self.unsafe_go_clips.upper_bound(), 4)}
+            figures["unsafe_go_clips"] = self.unsafe_go_clips.as_json(with_bound=True)
         return {**figures, "go_availability": self.availability.as_json(),
                 "no_go_precision": self.no_go_precision.as_json(), "no_go_recall": self.no_go_recall.as_json()}
 
