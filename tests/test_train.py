@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from training.data import FrameDataset
 from training.train import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -166,14 +167,19 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(tmp_path: Path, capsys: pytes
     assert returned == code and len(stderr) == 1 and message in stderr[0], stderr
 
 
-def test_resume_refuses_other_settings_and_corrupt_checkpoints_and_no_resume_starts_over(straight: Path, tmp_path: Path,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_resume_refuses_other_settings_and_corrupt_checkpoints_and_no_resume_starts_over(
+        straight: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "copy"
     shutil.copytree(straight, out)
     code, stderr = _run_cli([*tiny(out, "--steps", str(STEPS)), "--lr", "1e-3"], capsys)
     assert code == 1 and len(stderr) == 1 and "made with different settings: --lr (0.002 -> 0.001)" in stderr[0]
+    decoded: list[int] = []
+    decode = FrameDataset.frame
+    monkeypatch.setattr(FrameDataset, "frame", lambda self, index: decoded.append(index) or decode(self, index))
     code, stderr = _run_cli(tiny(out, "--steps", str(STEPS)), capsys)  # the same command: nothing left to do
     assert code == 0 and checkpoint(out)["step"] == STEPS
+    assert decoded == []  # and no frame was decoded to find that out
+    monkeypatch.undo()
     (out / "last.pt").write_bytes(b"not a checkpoint")
     code, stderr = _run_cli(tiny(out, "--steps", str(STEPS)), capsys)
     assert code == 1 and len(stderr) == 1 and "corrupt or unreadable checkpoint" in stderr[0]

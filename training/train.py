@@ -395,8 +395,10 @@ def setup_run(cfg: TrainConfig, info: DistInfo) -> Run:
         lr_factor, warmup=cfg.warmup_steps, total=total_steps, min_ratio=cfg.min_lr_ratio))
     run = Run(cfg, info, learner, networks[0], optimizer, scheduler, train_frames, val_frames, sampler, model_config,
               data_hash, steps_per_epoch, total_steps)
-    for dataset in {id(f): f for f in (train_frames, val_frames) if f is not None}.values():
-        dataset.preload(cfg.workers, progress=cfg.progress and info.is_main)
+    finished = checkpoint is not None and checkpoint["step"] >= total_steps
+    if not finished:  # a finished run has nothing to train or validate: decoding the splits would be minutes lost
+        for dataset in {id(f): f for f in (train_frames, val_frames) if f is not None}.values():
+            dataset.preload(cfg.workers, progress=cfg.progress and info.is_main)
     if checkpoint is not None:
         run.model.load_state_dict(checkpoint["model"])
         learner.load_state_dict(checkpoint["learner"])
