@@ -9,19 +9,18 @@ features, and embeds every object name the split's sequences use with the folder
 density's name-familiarity reference). Clips are dealt to the fit set and the reference set in turn (every
 ``--reference-every``-th clip is a reference clip), so the reference distances, which define the score, come
 from clips the Gaussian never saw.
-Writes ``density_fit.json`` (per-frame distances, quantiles) to ``--out``; ``--write-model`` stores the density in
-the model folder (``actiseg_core.feature_density.write_density``).
+Writes ``density_fit.{json,md}`` (what was fitted, distance quantiles) to ``--out``; ``--write-model`` stores the
+density in the model folder (``actiseg_core.feature_density.write_density``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
-from provenance import machine  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
+from provenance import machine, write_record  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
 from tqdm import tqdm
 
 from actiseg_core.data.split_info import load_split, split_hash
@@ -89,9 +88,19 @@ def main(argv: list[str] | None = None) -> None:
                                             for q in (50, 90, 99)}
                                      for role, mask in (("fit", ~reference), ("reference", reference))},
               "written_to_model": args.write_model, "wall_s": round(time.perf_counter() - started, 1)}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "density_fit.json").write_text(json.dumps(report, indent=1))
-    print(json.dumps(report, indent=1))
+    write_record(args.out, "density_fit", report, density_text(report))
+
+
+def density_text(report: dict) -> str:
+    """The record's Markdown: what was fitted on what, and the distance quantiles of fit and reference frames."""
+    lines = [f"# Feature density of {report['model']}", "",
+             f"Fitted on {report['data']}/{report['split']} (hash {report['data_hash']}), {report['frames']['fit']} "
+             f"fit and {report['frames']['reference']} reference frames, {report['dim']} dims, shrinkage "
+             f"{report['shrinkage']}, {report['names']} training names; commit {report['commit']}.", "",
+             "| frames | p50 | p90 | p99 |", "|---|---|---|---|"]
+    lines += [f"| {role} | " + " | ".join(str(v) for v in quantiles.values()) + " |"
+              for role, quantiles in report["distance_quantiles"].items()]
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
