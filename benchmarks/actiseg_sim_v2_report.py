@@ -12,7 +12,6 @@ the held-out splits is part of the report. Writes ``benchmarks/results/actiseg_s
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -22,7 +21,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from provenance import machine  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
+from provenance import machine, write_record  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
 
 from actiseg_core.data.classes import read_class_map  # noqa: E402
 from actiseg_core.data.geometry_layout import geometry_path, read_geometry  # noqa: E402
@@ -150,9 +149,7 @@ def main() -> None:
                 continue
             scored = evaluate(args.root, split, args.model, Path(scratch) / split, overlays=0)
             report["scores"][split] = {"results": scored["results"], "gate": scored["gate"]}
-    (RESULTS / "actiseg_sim_v2_stats.json").write_text(json.dumps(report, indent=1, default=list))
-    (RESULTS / "actiseg_sim_v2_stats.md").write_text(markdown(report))
-    print(markdown(report))
+    write_record(RESULTS, "actiseg_sim_v2_stats", report, markdown(report))
 
 
 if __name__ == "__main__":

@@ -27,10 +27,10 @@ def machine() -> dict[str, object]:
 
 def write_record(out: Path, stem: str, report: dict[str, Any], text: str,
                  plot: Callable[[Path], None] | None = None) -> None:
-    """``out/STEM.json`` (``report``), ``out/STEM.md`` (``text``) and, with ``plot``, ``out/STEM.png`` drawn by it;
-    ``text`` is printed too."""
+    """``out/STEM.json`` (``report``; sets and other iterables as lists), ``out/STEM.md`` (``text``) and, with
+    ``plot``, ``out/STEM.png`` drawn by it; ``text`` is printed too."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{stem}.json").write_text(json.dumps(report, indent=1))
+    (out / f"{stem}.json").write_text(json.dumps(report, indent=1, default=list))
     (out / f"{stem}.md").write_text(text)
     if plot is not None:
         plot(out / f"{stem}.png")

@@ -22,12 +22,12 @@ Usage: ``python benchmarks/target_failures.py --model models/default --data data
 from __future__ import annotations
 
 import argparse
-import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from provenance import write_record  # noqa: E402  (benchmarks/ is on sys.path when a script here runs)
 from tqdm import tqdm
 
 from actiseg_core.contract import PIXEL_THRESHOLD
@@ -151,10 +151,7 @@ def main(argv: list[str] | None = None) -> None:
               "camera (narrated + touched)": summarise(targets, "camera"),
               "what a wrong mask lies on (narrated + touched)": summarise(
                   [row for row in targets if row["outcome"] == "wrong_object"], "wrong_on")}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.split}.json").write_text(json.dumps({"tables": tables, "rows": rows}, indent=1))
-    (args.out / f"{args.split}.md").write_text(markdown(args.model, args.split, tables))
-    print(markdown(args.model, args.split, tables))
+    write_record(args.out, args.split, {"tables": tables, "rows": rows}, markdown(args.model, args.split, tables))
 
 
 if __name__ == "__main__":
